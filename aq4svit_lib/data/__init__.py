@@ -1,0 +1,11 @@
+"""Datasets and named splits (Fashion-MNIST default, ImageNet ImageFolder at full scale)."""
+
+from .fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
+from .fashion_mnist import load_fashion_mnist, locate
+from .imagenet import eval_transform
+from .splits import SPLIT_NAMES, Split, SplitSpec, get_split, load_splits
+
+__all__ = [
+    "FASHION_MNIST_CLASSES", "load_fashion_mnist", "locate", "eval_transform",
+    "SPLIT_NAMES", "Split", "SplitSpec", "get_split", "load_splits",
+]

@@ -1,0 +1,211 @@
+"""Named, deterministic splits: ``train``, ``search``, ``minibatch``, ``test``.
+
+- ``search``: images the searches may look at, drawn with a fixed seed from the training pool
+  (Fashion-MNIST: 5000 of the 60000; ImageNet: from ``train/`` if present, else held out of
+  ``val/``), in the drawn (random) order.
+- ``minibatch``: the first N (default 256) of ``search``; the drift gate's probe set.
+- ``train``: the training pool minus ``search`` (the default models never saw ``search``).
+- ``test``: the official test set (Fashion-MNIST t10k, ImageNet val minus any held-out search
+  images); never used by a search.
+
+A split is identified by :attr:`Split.hash`, a stable hash of (dataset content, pool, indices),
+which the evaluator's caches key on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import DataError, UsageError, choices
+from . import fashion_mnist as fm
+
+SPLIT_NAMES = ("train", "search", "minibatch", "test")
+DATASETS = ("fashion_mnist", "imagenet")
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """Sizes and seed that define the splits (every later cache keys on the result)."""
+
+    search_size: int = 5000
+    minibatch_size: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.search_size < 1 or self.minibatch_size < 1:
+            raise UsageError("search_size and minibatch_size must be positive")
+        if self.minibatch_size > self.search_size:
+            raise UsageError(f"minibatch_size {self.minibatch_size} exceeds search_size {self.search_size}")
+
+
+@dataclass(eq=False)
+class Split:
+    """A fixed, ordered list of examples of one pool, iterated in the same batches every time."""
+
+    dataset: str
+    name: str
+    pool: str
+    indices: np.ndarray
+    fingerprint: str
+    _fetch: Callable[[np.ndarray, int], Iterator[tuple[torch.Tensor, torch.Tensor]]] = field(repr=False)
+    _labels: Callable[[np.ndarray], torch.Tensor] = field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @cached_property
+    def hash(self) -> str:
+        h = hashlib.sha256(f"{self.dataset}|{self.fingerprint}|{self.pool}|".encode())
+        h.update(np.ascontiguousarray(self.indices, dtype=np.int64).tobytes())
+        return h.hexdigest()[:16]
+
+    @cached_property
+    def labels(self) -> torch.Tensor:
+        return self._labels(self.indices)
+
+    def batches(self, batch_size: int = 256) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(images, labels) batches in split order; batch k always holds the same examples."""
+        return self._fetch(self.indices, batch_size)
+
+    def head(self, n: int, name: str) -> "Split":
+        """The first ``n`` examples as a split of their own (how ``minibatch`` is made)."""
+        if n > len(self):
+            raise DataError(f"split {self.name!r} has {len(self)} examples, fewer than the {n} requested")
+        return Split(self.dataset, name, self.pool, self.indices[:n], self.fingerprint, self._fetch, self._labels)
+
+    def describe(self) -> dict:
+        return {"dataset": self.dataset, "split": self.name, "pool": self.pool, "size": len(self), "hash": self.hash}
+
+
+def _draw(pool_size: int, k: int, seed: int) -> np.ndarray:
+    if k > pool_size:
+        raise DataError(f"cannot draw {k} search images from a pool of {pool_size}")
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(pool_size, generator=g)[:k].numpy()
+
+
+def _rest(pool_size: int, drawn: np.ndarray) -> np.ndarray:
+    mask = np.ones(pool_size, dtype=bool)
+    mask[drawn] = False
+    return np.flatnonzero(mask)
+
+
+# -- Fashion-MNIST ----------------------------------------------------------------------------
+class _TensorPool:
+    """One Fashion-MNIST pool held as a single uint8 tensor; batches are slices, not PIL items."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.targets = images, labels
+
+    def fetch(self, indices: np.ndarray, batch_size: int):
+        idx = torch.from_numpy(np.asarray(indices, dtype=np.int64))
+        for start in range(0, len(idx), batch_size):
+            sel = idx[start : start + batch_size]
+            yield fm.normalize(self.images[sel]), self.targets[sel]
+
+    def labels(self, indices: np.ndarray) -> torch.Tensor:
+        return self.targets[torch.from_numpy(np.asarray(indices, dtype=np.int64))]
+
+
+def fashion_mnist_splits(spec: SplitSpec = SplitSpec(), root=None, download: bool = False) -> dict[str, Split]:
+    data = fm.load_fashion_mnist(root, download)
+    train_pool = _TensorPool(data.train_images, data.train_labels)
+    test_pool = _TensorPool(data.test_images, data.test_labels)
+    n_train = len(data.train_labels)
+    search_idx = _draw(n_train, spec.search_size, spec.seed)
+
+    def make(name, pool_name, pool, indices):
+        return Split("fashion_mnist", name, pool_name, indices, data.fingerprint, pool.fetch, pool.labels)
+
+    search = make("search", "train", train_pool, search_idx)
+    return {
+        "train": make("train", "train", train_pool, _rest(n_train, search_idx)),
+        "search": search,
+        "minibatch": search.head(spec.minibatch_size, "minibatch"),
+        "test": make("test", "test", test_pool, np.arange(len(data.test_labels))),
+    }
+
+
+# -- ImageNet ---------------------------------------------------------------------------------
+class _FolderPool:
+    def __init__(self, folder, num_workers: int):
+        self.folder, self.num_workers = folder, num_workers
+
+    def fetch(self, indices: np.ndarray, batch_size: int):
+        from torch.utils.data import DataLoader, Subset
+
+        loader = DataLoader(
+            Subset(self.folder, [int(i) for i in indices]),
+            batch_size=batch_size,
+            shuffle=False,
+            num_workers=self.num_workers,
+            pin_memory=torch.cuda.is_available(),
+        )
+        yield from loader
+
+    def labels(self, indices: np.ndarray) -> torch.Tensor:
+        targets = np.asarray(self.folder.targets)
+        return torch.from_numpy(targets[np.asarray(indices, dtype=np.int64)].astype(np.int64))
+
+
+def _folder_fingerprint(folder) -> str:
+    """Hash of the file list and labels (reading 50k JPEGs to hash them would take minutes)."""
+    h = hashlib.sha256()
+    for path, target in folder.samples:
+        h.update(f"{Path(path).name}:{target};".encode())
+    return h.hexdigest()[:16]
+
+
+def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_workers: int = 8) -> dict[str, Split]:
+    from .imagenet import image_folder
+
+    val = image_folder(root, "val", family)
+    val_pool = _FolderPool(val, num_workers)
+    fp = _folder_fingerprint(val)
+    if (Path(root).expanduser() / "train").is_dir():
+        train = image_folder(root, "train", family)
+        train_pool = _FolderPool(train, num_workers)
+        search_idx = _draw(len(train), spec.search_size, spec.seed)
+        search = Split("imagenet", "search", "train", search_idx, fp, train_pool.fetch, train_pool.labels)
+        test_idx = np.arange(len(val))
+        train_split = Split("imagenet", "train", "train", _rest(len(train), search_idx), fp, train_pool.fetch, train_pool.labels)
+    else:  # hold the search images out of val, report on the rest
+        search_idx = _draw(len(val), spec.search_size, spec.seed)
+        search = Split("imagenet", "search", "val", search_idx, fp, val_pool.fetch, val_pool.labels)
+        test_idx = _rest(len(val), search_idx)
+        train_split = None
+    splits = {
+        "search": search,
+        "minibatch": search.head(spec.minibatch_size, "minibatch"),
+        "test": Split("imagenet", "test", "val", test_idx, fp, val_pool.fetch, val_pool.labels),
+    }
+    if train_split is not None:
+        splits["train"] = train_split
+    return splits
+
+
+def load_splits(dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), *, root=None, download: bool = False, family: str | None = None, num_workers: int = 8) -> dict[str, Split]:
+    if dataset == "fashion_mnist":
+        return fashion_mnist_splits(spec, root, download)
+    if dataset == "imagenet":
+        if root is None:
+            raise UsageError("the imagenet dataset needs a root folder (--imagenet-root)")
+        return imagenet_splits(root, family or "sdtv2", spec, num_workers)
+    raise UsageError(f"unknown dataset {dataset!r}; valid datasets: {choices(DATASETS)}")
+
+
+def get_split(name: str, dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), **kwargs) -> Split:
+    """One named split; an unknown name raises an error listing the valid ones."""
+    if name not in SPLIT_NAMES:
+        raise UsageError(f"unknown split {name!r}; valid splits: {', '.join(SPLIT_NAMES)}")
+    splits = load_splits(dataset, spec, **kwargs)
+    if name not in splits:
+        raise DataError(f"split {name!r} is not available for {dataset} here (no train/ folder)")
+    return splits[name]

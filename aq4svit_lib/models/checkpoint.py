@@ -1,0 +1,130 @@
+"""Checkpoint loading (official ``.pth`` files and ours) and saving (safetensors + metadata).
+
+Official files are full training dicts: SDT v1 (timm) keeps the weights under ``state_dict``,
+v2 / v3 under ``model``; both pickle an ``argparse.Namespace`` under ``args``, which torch >= 2.6
+refuses with ``weights_only=True`` unless it is allow-listed, as done here. A ``module.`` prefix
+(DistributedDataParallel) is stripped. Loading is strict by default, and a mismatch is reported
+as one readable list of missing keys, unexpected keys and shape mismatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..errors import CheckpointError
+
+WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema", "module")
+MAX_LISTED = 25
+
+
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Return (state_dict, metadata) from an official .pth/.pt or our .safetensors file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.suffix == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or not a checkpoint): {first}") from None
+    return _unwrap(obj, path), {}
+
+
+def _read_safetensors(path: Path):
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = dict(f.metadata() or {})
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from None
+    if meta.get("format") == "aq4svit.packed":
+        raise CheckpointError(f"{path} is a packed quantized export; load it with aq4svit_lib.quant.load_packed")
+    return tensors, meta
+
+
+def _unwrap(obj, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, dict):
+        for key in WRAPPER_KEYS:
+            if key in obj and isinstance(obj[key], dict):
+                obj = obj[key]
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{path} holds no state_dict (looked for a tensor dict, or one under {', '.join(WRAPPER_KEYS)})")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    return obj
+
+
+def check_compatible(model: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Raise one CheckpointError listing every missing / unexpected key and shape mismatch."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        f"{k}: checkpoint {list(state[k].shape)} vs model {list(expected[k].shape)}"
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    if not (missing or unexpected or shapes):
+        return
+    parts = [f"{source} does not match the model ({type(model).__name__}):"]
+    for title, items in (("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", shapes)):
+        if items:
+            listed = "\n    ".join(items[:MAX_LISTED])
+            more = f"\n    ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else ""
+            parts.append(f"  {len(items)} {title}:\n    {listed}{more}")
+    hint = getattr(model, "default_cfg", {}).get("family")
+    if hint == "sdtv2" and any(k.startswith("head_kd") for k in unexpected + missing):
+        parts.append("  hint: the checkpoint and the model disagree on the kd head; pass kd=True/False (--kd)")
+    raise CheckpointError("\n".join(parts))
+
+
+def load_checkpoint(model: nn.Module, path: str | Path, strict: bool = True) -> dict:
+    """Load weights into ``model``; return the file's metadata (empty for official files)."""
+    state, meta = read_state_dict(path)
+    if strict:
+        check_compatible(model, state, str(path))
+    else:
+        expected = model.state_dict()
+        state = {k: v for k, v in state.items() if k in expected and v.shape == expected[k].shape}
+    model.load_state_dict(state, strict=strict)
+    return meta
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, **metadata) -> Path:
+    """Save the state_dict as safetensors; model name, arguments and ``metadata`` go in the header."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cfg = getattr(model, "default_cfg", {})
+    meta = {"format": "aq4svit.checkpoint", "model": cfg.get("name", ""), "kwargs": json.dumps(cfg.get("kwargs", {}))}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata=meta)
+    tmp.replace(path)
+    return path
+
+
+def load_model(path: str | Path, **overrides):
+    """Rebuild a model from one of our checkpoints (its header names the model and arguments)."""
+    from .registry import create_model
+
+    _, meta = read_state_dict(path)
+    if meta.get("format") != "aq4svit.checkpoint":
+        raise CheckpointError(f"{path} is not an aq4svit checkpoint; use create_model(name, checkpoint=path)")
+    kwargs = {**json.loads(meta.get("kwargs", "{}")), **overrides}
+    return create_model(meta["model"], checkpoint=path, **kwargs)

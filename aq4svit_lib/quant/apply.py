@@ -1,0 +1,91 @@
+"""Applying a config to a model, cheaply and reversibly.
+
+:class:`WeightQuantizer` computes each quantized weight once per (layer, bits, scheme) and keeps
+it; applying a config swaps the ``.data`` of only the layers whose bits change, and ``restore``
+swaps the original FP32 tensors back (the very same tensor objects, so the state_dict is
+bit-identical afterwards).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import zlib
+
+import torch
+from torch import nn
+
+from .config import QuantConfig
+from .quantizers import FP32, FakeQuant, QuantScheme, check_bits, fake_quantize_with
+
+
+class WeightQuantizer:
+    """Owns the quantized-weight cache of one model and tracks which bits are applied."""
+
+    def __init__(self, model: nn.Module, scheme: QuantScheme | None = None):
+        self.model = model
+        self.structure = model.quant_structure()
+        self.scheme = scheme or QuantScheme()
+        modules = dict(model.named_modules())
+        self._modules = {layer.name: modules[layer.name] for layer in self.structure.layers}
+        self._fp32 = {name: m.weight.data for name, m in self._modules.items()}
+        self._cache: dict[tuple[str, int, str], FakeQuant] = {}
+        self.current: dict[str, tuple[int, str]] = {name: (FP32, "") for name in self._modules}
+
+    # -- quantized weights ------------------------------------------------------------------
+    def quantized(self, layer: str, bits: int, scheme: QuantScheme | None = None) -> FakeQuant:
+        scheme = scheme or self.scheme
+        key = (layer, bits, scheme.key())
+        if key not in self._cache:
+            seed_offset = zlib.crc32(layer.encode())  # distinct, reproducible noise per layer
+            self._cache[key] = fake_quantize_with(self._fp32[layer], bits, scheme, seed_offset)
+        return self._cache[key]
+
+    # -- applying ---------------------------------------------------------------------------
+    def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
+        if isinstance(config, QuantConfig):
+            return config.resolve(self.structure), config.scheme
+        missing = set(self._modules) - set(config)
+        bits = {**{name: FP32 for name in missing}, **config}
+        for b in bits.values():
+            check_bits(b)
+        return bits, self.scheme
+
+    @torch.no_grad()
+    def apply(self, config: QuantConfig | dict[str, int]) -> list[str]:
+        """Set every layer to its bits; return the names of the layers that changed."""
+        bits, scheme = self.resolve(config)
+        changed = []
+        for name, b in bits.items():
+            state = (b, "" if b == FP32 else scheme.key())
+            if self.current[name] == state:
+                continue
+            weight = self._modules[name].weight
+            weight.data = self._fp32[name] if b == FP32 else self.quantized(name, b, scheme).values
+            self.current[name] = state
+            changed.append(name)
+        return changed
+
+    def restore(self) -> None:
+        self.apply({name: FP32 for name in self._modules})
+
+    @contextlib.contextmanager
+    def applied(self, config: QuantConfig | dict[str, int]):
+        """Context manager: the model carries ``config`` inside, FP32 weights again outside."""
+        previous = {name: b for name, (b, _) in self.current.items()}
+        self.apply(config)
+        try:
+            yield self.model
+        finally:
+            self.apply(previous) if any(b != FP32 for b in previous.values()) else self.restore()
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+
+
+def quantize_model(model: nn.Module, config: QuantConfig) -> nn.Module:
+    """Return a deep copy of ``model`` with ``config`` applied (the original is untouched)."""
+    import copy
+
+    clone = copy.deepcopy(model)
+    WeightQuantizer(clone, config.scheme).apply(config)
+    return clone

@@ -1,0 +1,149 @@
+"""The training loop that produced the shipped default checkpoints (``aq4svit train``).
+
+AdamW with a linear warm-up then cosine decay, label smoothing, random 2-pixel shifts and
+horizontal flips; surrogate gradients through the LIF neurons and a straight-through gradient
+through SDT v3's multi-spike rounding. Two training-only choices make these deep, thin SNNs
+learn in 15 epochs instead of hundreds (measured: 59 % vs 15 % train accuracy after 300 steps
+of sdtv2_tiny): a wider sigmoid surrogate (alpha 2 instead of spikingjelly's 4) and the last
+BatchNorm of every residual branch initialised to zero, so each block starts as the identity.
+Neither changes the architecture or the inference function. Training uses the ``train``
+split only; ``search`` and ``test`` are never seen. The final epoch's weights are kept (no
+selection on any held-out split).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .data import SplitSpec, load_splits
+from .models import LIF, create_model
+from .models.checkpoint import save_checkpoint
+
+
+@dataclass
+class TrainConfig:
+    model: str = "sdtv2_tiny"
+    epochs: int = 20
+    batch_size: int = 128
+    lr: float = 4e-3
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    shift: int = 2  # max random translation in pixels
+    flip: bool = True
+    surrogate_alpha: float = 2.0  # sigmoid surrogate slope while training (inference unaffected)
+    zero_init_residual: bool = True  # last BN of every residual branch starts at 0
+    seed: int = 0
+    threads: int = 0  # 0 = torch default
+
+
+def augment(x: torch.Tensor, shift: int, flip: bool, g: torch.Generator) -> torch.Tensor:
+    """Random translation by up to ``shift`` pixels (background-filled) and horizontal flip."""
+    b, _, h, w = x.shape
+    if shift:
+        pad = F.pad(x, [shift] * 4, value=float(x.min()))
+        oy = torch.randint(0, 2 * shift + 1, (b,), generator=g)
+        ox = torch.randint(0, 2 * shift + 1, (b,), generator=g)
+        rows = (oy[:, None] + torch.arange(h))[:, None, :, None].expand(b, 1, h, w + 2 * shift)
+        pad = pad.gather(2, rows)
+        cols = (ox[:, None] + torch.arange(w))[:, None, None, :].expand(b, 1, h, w)
+        x = pad.gather(3, cols)
+    if flip:
+        mask = torch.rand(b, generator=g) < 0.5
+        x = torch.where(mask[:, None, None, None], x.flip(3), x)
+    return x
+
+
+RESIDUAL_BRANCH_END = re.compile(
+    r"(\.Conv\.bn2|\.bn2|\.attn\.proj_conv\.1|\.attn\.proj_bn|\.mlp\.fc2_bn|\.pwconv2\.1|^patch_embed\.rpe_bn)$"
+)
+
+
+def prepare_for_training(model, cfg: TrainConfig) -> None:
+    for name, module in model.named_modules():
+        if isinstance(module, LIF):
+            module.alpha = cfg.surrogate_alpha
+        if cfg.zero_init_residual and isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and RESIDUAL_BRANCH_END.search(name):
+            torch.nn.init.zeros_(module.weight)
+
+
+def lr_at(step: int, total: int, warmup: int, base: float) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return base * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@torch.inference_mode()
+def accuracy(model, split, batch_size: int = 500) -> float:
+    model.eval()
+    correct = 0
+    for x, y in split.batches(batch_size):
+        correct += int((model(x).argmax(1) == y).sum())
+    return correct / len(split)
+
+
+def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = SplitSpec(), data_root=None, progress: bool = True, log=print):
+    """Train ``cfg.model`` from scratch on the train split; save a checkpoint and a JSON log."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    splits = load_splits("fashion_mnist", spec, root=data_root)
+    model = create_model(cfg.model).train()
+    prepare_for_training(model, cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    g = torch.Generator().manual_seed(cfg.seed)
+    train_split = splits["train"]
+    steps_per_epoch = math.ceil(len(train_split) / cfg.batch_size)
+    total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
+    history, step, start = [], 0, time.perf_counter()
+    x_all, y_all = next(train_split.batches(len(train_split)))
+    for epoch in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(len(y_all), generator=g)
+        seen, loss_sum, correct = 0, 0.0, 0
+        bar = tqdm(range(steps_per_epoch), desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        for i in bar:
+            idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
+            x, y = augment(x_all[idx], cfg.shift, cfg.flip, g), y_all[idx]
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step, total, warmup, cfg.lr)
+            out_ = model(x)
+            outs = out_ if isinstance(out_, tuple) else (out_,)
+            loss = sum(F.cross_entropy(o, y, label_smoothing=cfg.label_smoothing) for o in outs) / len(outs)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            seen += len(y)
+            loss_sum += float(loss.detach()) * len(y)
+            correct += int((outs[0].argmax(1) == y).sum())
+            bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+        history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "seconds": time.perf_counter() - start})
+        if log:
+            log(f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}: loss {loss_sum / seen:.4f}, train accuracy {correct / seen:.4f}, {time.perf_counter() - start:.0f} s")
+    seconds = time.perf_counter() - start
+    result = {
+        "model": cfg.model,
+        "config": asdict(cfg),
+        "train_seconds": round(seconds, 1),
+        "test_accuracy": accuracy(model, splits["test"]),
+        "search_accuracy": accuracy(model, splits["search"]),
+        "split_spec": asdict(spec),
+        "history": history,
+    }
+    model.eval()
+    if out is not None:
+        out = Path(out)
+        save_checkpoint(model, out, test_accuracy=result["test_accuracy"], train_seconds=result["train_seconds"], seed=cfg.seed, epochs=cfg.epochs)
+        out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    return model, result
