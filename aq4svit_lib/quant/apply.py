@@ -29,7 +29,7 @@ class WeightQuantizer:
         self._modules = {layer.name: modules[layer.name] for layer in self.structure.layers}
         self._fp32 = {name: m.weight.data for name, m in self._modules.items()}
         self._cache: dict[tuple[str, int, str], FakeQuant] = {}
-        self.current: dict[str, tuple[int, str]] = {name: (FP32, "") for name in self._modules}
+        self.current: dict[str, tuple[int, QuantScheme | None]] = {name: (FP32, None) for name in self._modules}
 
     # -- quantized weights ------------------------------------------------------------------
     def quantized(self, layer: str, bits: int, scheme: QuantScheme | None = None) -> FakeQuant:
@@ -41,42 +41,52 @@ class WeightQuantizer:
         return self._cache[key]
 
     # -- applying ---------------------------------------------------------------------------
-    def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
+    def resolve(self, config: QuantConfig | dict[str, int], scheme: QuantScheme | None = None) -> tuple[dict[str, int], QuantScheme]:
+        """Per-layer bits and scheme of a config (a dict may omit layers: they stay FP32)."""
         if isinstance(config, QuantConfig):
             return config.resolve(self.structure), config.scheme
-        missing = set(self._modules) - set(config)
-        bits = {**{name: FP32 for name in missing}, **config}
+        unknown = set(config) - set(self._modules)
+        if unknown:
+            raise ValueError(f"unknown layers: {sorted(unknown)[:5]}")
+        bits = {name: config.get(name, FP32) for name in self._modules}
         for b in bits.values():
             check_bits(b)
-        return bits, self.scheme
+        return bits, scheme or self.scheme
 
     @torch.no_grad()
-    def apply(self, config: QuantConfig | dict[str, int]) -> list[str]:
+    def apply(self, config: QuantConfig | dict[str, int], scheme: QuantScheme | None = None) -> list[str]:
         """Set every layer to its bits; return the names of the layers that changed."""
-        bits, scheme = self.resolve(config)
+        bits, scheme = self.resolve(config, scheme)
         changed = []
         for name, b in bits.items():
-            state = (b, "" if b == FP32 else scheme.key())
+            state = (b, None if b == FP32 else scheme)
             if self.current[name] == state:
                 continue
-            weight = self._modules[name].weight
-            weight.data = self._fp32[name] if b == FP32 else self.quantized(name, b, scheme).values
+            self._modules[name].weight.data = self._fp32[name] if b == FP32 else self.quantized(name, b, scheme).values
             self.current[name] = state
             changed.append(name)
         return changed
 
+    @torch.no_grad()
     def restore(self) -> None:
-        self.apply({name: FP32 for name in self._modules})
+        """Put the original FP32 tensors back (the same objects: the state_dict is bit-identical)."""
+        for name, module in self._modules.items():
+            module.weight.data = self._fp32[name]
+            self.current[name] = (FP32, None)
 
     @contextlib.contextmanager
-    def applied(self, config: QuantConfig | dict[str, int]):
-        """Context manager: the model carries ``config`` inside, FP32 weights again outside."""
-        previous = {name: b for name, (b, _) in self.current.items()}
-        self.apply(config)
+    def applied(self, config: QuantConfig | dict[str, int], scheme: QuantScheme | None = None):
+        """Context manager: the model carries ``config`` inside; the previous weights outside."""
+        previous = dict(self.current)
+        self.apply(config, scheme)
         try:
             yield self.model
         finally:
-            self.apply(previous) if any(b != FP32 for b in previous.values()) else self.restore()
+            with torch.no_grad():
+                for name, (b, sch) in previous.items():
+                    if self.current[name] != (b, sch):
+                        self._modules[name].weight.data = self._fp32[name] if b == FP32 else self.quantized(name, b, sch).values
+                        self.current[name] = (b, sch)
 
     def clear_cache(self) -> None:
         self._cache.clear()

@@ -1,0 +1,45 @@
+# Two commands from a fresh clone:  make reproduce   and   make test
+# Both create .venv if missing, install the package, and make sure Fashion-MNIST is present.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.aq4svit-installed
+PROFILE ?= default
+
+.PHONY: setup data reproduce test lint bench clean-results help
+
+help:
+	@echo "make reproduce   run every notebook on the embedded default (profile=$(PROFILE)); figures/ and figures/tables/"
+	@echo "make test        run the test suite"
+	@echo "make lint        ruff check"
+	@echo "make bench       run the benchmark scripts (writes benchmarks/RESULTS.md)"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+data: setup
+	@bash scripts/ensure_data.sh $(BIN)/aq4svit
+
+reproduce: data
+	$(BIN)/aq4svit reproduce --profile $(PROFILE)
+
+test: data
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: data
+	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_evaluator.py
+	$(BIN)/python benchmarks/bench_search.py
+
+clean-results:
+	rm -rf results/

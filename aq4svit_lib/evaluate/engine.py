@@ -1,0 +1,315 @@
+"""The one evaluation engine that QSViT, AQ4SViT and the notebooks share.
+
+``Evaluator(model, splits)`` answers two questions about a quantization config:
+
+- :meth:`Evaluator.accuracy` -- top-1 / top-5 on a split, optionally against an accuracy floor
+  with exact early rejection;
+- :meth:`Evaluator.drift` -- the drift probe on the ``minibatch`` split (see ``drift.py``), plus the
+  minibatch accuracy of the same forward.
+
+Both start from the prefix activation cache when the config shares its first blocks with a config
+already evaluated, and both are memoised on disk (see ``memo.py``), so asking twice costs nothing.
+The model's FP32 weights are restored after every call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..data.splits import Split
+from ..errors import UsageError
+from ..models.neurons import observe_neurons
+from ..quant.apply import WeightQuantizer
+from ..quant.config import QuantConfig
+from ..quant.quantizers import FP32, QuantScheme
+from .drift import DriftAccumulator, DriftReference, DriftResult, summarize
+from .early_rejection import Tally, passes
+from .memo import Memo, NullMemo, model_fingerprint, result_key
+from .prefix_cache import PrefixCache
+
+#: Bump when a change alters the numbers the engine produces: old memo entries stop matching.
+ENGINE_VERSION = 1
+
+
+@dataclass
+class AccuracyResult:
+    split: str
+    n: int
+    correct: int
+    correct5: int
+    seen: int  # images counted (== n unless rejected early)
+    complete: bool
+    floor: float | None
+    passed: bool | None
+    forwarded: int = 0  # images forwarded by this call (0 when answered by the memo)
+    seconds: float = 0.0
+    from_memo: bool = False
+    start_block: int = 0
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.correct / self.n if self.complete else None
+
+    @property
+    def top5(self) -> float | None:
+        return self.correct5 / self.n if self.complete else None
+
+    @property
+    def upper_bound(self) -> float:
+        """Best accuracy still possible given what was seen."""
+        return (self.correct + self.n - self.seen) / self.n
+
+    def to_dict(self) -> dict:
+        return {
+            "split": self.split, "n": self.n, "correct": self.correct, "correct5": self.correct5, "seen": self.seen,
+            "complete": self.complete, "floor": self.floor, "passed": self.passed, "forwarded": self.forwarded,
+            "seconds": self.seconds, "from_memo": self.from_memo, "start_block": self.start_block,
+            "accuracy": self.accuracy,
+        }
+
+
+def _quiet_default() -> bool:
+    return bool(os.environ.get("AQ4SVIT_QUIET") or os.environ.get("CI"))
+
+
+class Evaluator:
+    """Accuracy and drift of quantization configs of one model on named splits."""
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        splits: dict[str, Split],
+        *,
+        scheme: QuantScheme | None = None,
+        device: str | torch.device | None = None,
+        batch_size: int = 500,
+        cache_bytes: int = 1 << 30,
+        memo: str | Path | Memo | None = None,
+        quiet: bool | None = None,
+        drift_split: str = "minibatch",
+        drift_aggregate: str = "mean",
+        drift_reference_bytes: int = 1 << 30,
+    ):
+        if drift_aggregate not in ("mean", "max"):
+            raise UsageError("drift_aggregate must be 'mean' or 'max'")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.splits = splits
+        self.scheme = scheme or QuantScheme()
+        self.batch_size = batch_size
+        self.quantizer = WeightQuantizer(self.model, self.scheme)
+        self.structure = self.quantizer.structure
+        self.n_blocks = len(self.structure.blocks)
+        self._block_layers = [[layer.name for layer in self.structure.layers_of(b.name)] for b in self.structure.blocks]
+        self.cache = PrefixCache(cache_bytes)
+        self.memo = memo if isinstance(memo, (Memo, NullMemo)) else (Memo(memo) if memo else NullMemo())
+        self.quiet = _quiet_default() if quiet is None else quiet
+        self.drift_split = drift_split
+        self.drift_aggregate = drift_aggregate
+        self.drift_reference_bytes = drift_reference_bytes
+        self.fingerprint = model_fingerprint(self.model)
+        self.counters: Counter = Counter()
+        self._reference: DriftReference | None = None
+        self._fp32_drift_result: DriftResult | None = None
+        self._pins: list[tuple[dict[str, int], QuantScheme]] = []
+
+    # -- config handling ---------------------------------------------------------------------
+    def split(self, name: str) -> Split:
+        try:
+            return self.splits[name]
+        except KeyError:
+            raise UsageError(f"unknown split {name!r}; this evaluator has: {', '.join(self.splits)}") from None
+
+    def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
+        return self.quantizer.resolve(config, None if isinstance(config, QuantConfig) else self.scheme)
+
+    def signatures(self, bits: dict[str, int], scheme: QuantScheme) -> list[str]:
+        """sig[i] identifies the bits of blocks 0..i-1 (the key of the activation entering block i)."""
+        sigs, h = [""], hashlib.blake2b(digest_size=12)
+        for layers in self._block_layers:
+            token = ",".join(str(bits[name]) for name in layers)
+            if any(bits[name] != FP32 for name in layers):
+                token += "@" + scheme.key()
+            h.update(token.encode() + b";")
+            sigs.append(h.hexdigest())
+        return sigs
+
+    def _key(self, kind: str, bits: dict[str, int], scheme: QuantScheme, split: Split) -> str:
+        quantized = any(b != FP32 for b in bits.values())
+        canonical = ",".join(str(bits[layer.name]) for layer in self.structure.layers)
+        return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, ENGINE_VERSION, __version__)
+
+    def pin(self, *configs) -> None:
+        """Keep the prefix activations of these configs (FP32 is always kept) in the cache."""
+        self._pins = [self.resolve(c) for c in configs]
+        keys = set()
+        fp32 = {layer.name: FP32 for layer in self.structure.layers}
+        for bits, scheme in [(fp32, self.scheme), *self._pins]:
+            sigs = self.signatures(bits, scheme)
+            for name in self.splits:
+                for ns in ("acc", "drift"):
+                    keys.update((ns, self.splits[name].hash, i, sigs[i]) for i in range(self.n_blocks))
+        self.cache.pin(keys)
+
+    # -- the forward loop ----------------------------------------------------------------------
+    def _start(self, ns: str, split: Split, sigs: list[str]):
+        for i in range(self.n_blocks - 1, -1, -1):
+            entry = self.cache.get((ns, split.hash, i, sigs[i])) if (ns, split.hash, i, sigs[i]) in self.cache else None
+            if entry is not None:
+                return i, entry
+        return 0, None
+
+    def _run(self, bits, scheme, split: Split, ns: str, floor=None, observer=None, prefix_extra=None, use_cache=True):
+        """Forward ``split`` under ``bits``; returns (tally, images forwarded, start block)."""
+        sigs = self.signatures(bits, scheme)
+        start, entry = self._start(ns, split, sigs) if use_cache else (0, None)
+        if observer is not None and entry is not None:
+            observer.sums = {k: list(v) for k, v in (entry.extra or {}).items()}
+        tally = Tally(len(split), floor)
+        labels = split.labels
+        store: dict[int, list[torch.Tensor]] = {j: [] for j in range(start + (entry is not None), self.n_blocks)}
+        batches = None if entry is not None else split.batches(self.batch_size)
+        n_batches = -(-len(split) // self.batch_size)
+        bar = tqdm(total=len(split), desc=f"eval {split.name}", unit="img", leave=False, disable=self.quiet or n_batches < 25)
+        forwarded = 0
+        with torch.inference_mode(), self.quantizer.applied(bits, scheme), observe_neurons(self.model, observer) if observer else _null():
+            for k in range(n_batches):
+                if entry is not None:
+                    h = entry.batches[k]
+                else:
+                    h, _ = next(batches)
+                    h = h.to(self.device, non_blocking=True)
+                y = labels[k * self.batch_size : (k + 1) * self.batch_size].to(self.device)
+                if observer is not None:
+                    observer.batch = k
+                for j in range(start, self.n_blocks):
+                    if j in store:
+                        store[j].append(h)
+                    if observer is not None and hasattr(observer, "block"):
+                        observer.block = j
+                    h = self.model.forward_blocks(h, j, j + 1)
+                top5 = h.topk(min(5, h.shape[1]), dim=1).indices
+                hit = top5 == y[:, None]
+                tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
+                forwarded += len(y)
+                bar.update(len(y))
+                if tally.rejected:
+                    break
+        bar.close()
+        self.counters["images_forwarded"] += forwarded
+        self.counters[f"block_forwards_{ns}"] += forwarded * (self.n_blocks - start)
+        complete = tally.seen == len(split)
+        if complete:
+            for j, acts in store.items():
+                extra = observer.prefix_for(j) if isinstance(observer, DriftAccumulator) else (prefix_extra(j) if prefix_extra else None)
+                self.cache.put((ns, split.hash, j, sigs[j]), acts, extra)
+        return tally, forwarded, start
+
+    # -- accuracy ---------------------------------------------------------------------------
+    def accuracy(self, config: QuantConfig | dict[str, int], split: str = "search", floor: float | None = None) -> AccuracyResult:
+        """Top-1 / top-5 of ``config`` on ``split``; with ``floor`` (a fraction), stop as soon as it is out of reach."""
+        sp = self.split(split)
+        bits, scheme = self.resolve(config)
+        key = self._key("accuracy", bits, scheme, sp)
+        self.counters["accuracy_calls"] += 1
+        cached = self.memo.get(key)
+        if cached is not None and (cached["complete"] or (floor is not None and cached["floor"] is not None and floor >= cached["floor"])):
+            self.counters["memo_hits"] += 1
+            return self._accuracy_result(sp, cached, floor, from_memo=True)
+        t0 = time.perf_counter()
+        tally, forwarded, start = self._run(bits, scheme, sp, "acc", floor=floor)
+        self.counters["evaluations"] += 1
+        record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.seen,
+                  "complete": tally.seen == tally.n, "floor": floor, "seconds": time.perf_counter() - t0}
+        self.memo.put(key, "accuracy", record)
+        return self._accuracy_result(sp, record, floor, forwarded=forwarded, start=start)
+
+    @staticmethod
+    def _accuracy_result(sp: Split, r: dict, floor, from_memo=False, forwarded=0, start=0) -> AccuracyResult:
+        if r["complete"]:
+            passed = passes(r["correct"], r["n"], floor) if floor is not None else None
+        else:
+            passed = False  # rejected early under a floor <= the one asked now
+        return AccuracyResult(sp.name, r["n"], r["correct"], r["correct5"], r["seen"], r["complete"], floor, passed,
+                              forwarded, 0.0 if from_memo else r["seconds"], from_memo, start)
+
+    # -- drift ------------------------------------------------------------------------------
+    def _ensure_reference(self) -> DriftReference:
+        if self._reference is not None:
+            return self._reference
+        sp = self.split(self.drift_split)
+        family = self.structure.family
+        ref = DriftReference(time_major=family != "sdtv3")
+        fp32 = {layer.name: FP32 for layer in self.structure.layers}
+        t0 = time.perf_counter()
+        tally, _, _ = self._run_reference(ref, fp32, sp)
+        if ref.nbytes() > self.drift_reference_bytes:  # too large: measure a subset of positions
+            per_layer = max(256, self.drift_reference_bytes // (5 * len(sp) * max(1, len(ref.layers))))
+            ref = DriftReference(time_major=family != "sdtv3", positions_per_layer=per_layer)
+            tally, _, _ = self._run_reference(ref, fp32, sp)
+        self._reference = ref
+        zero = {name: 0.0 for name in ref.layers}
+        self._fp32_drift_result = DriftResult(0.0, 0.0, 0.0, zero, tally.correct, tally.correct5, tally.n,
+                                              self.drift_aggregate, time.perf_counter() - t0)
+        return ref
+
+    def _run_reference(self, ref: DriftReference, fp32, sp: Split):
+        def extra(j):  # FP32 prefix: zero differences
+            return {k: [0.0, 0] for k, layer in ref.layers.items() if layer.block < j}
+
+        return self._run(fp32, self.scheme, sp, "drift", observer=ref, prefix_extra=extra, use_cache=False)
+
+    def drift(self, config: QuantConfig | dict[str, int]) -> DriftResult:
+        """Membrane-potential drift of ``config`` against FP32 on the minibatch, and its minibatch accuracy."""
+        sp = self.split(self.drift_split)
+        bits, scheme = self.resolve(config)
+        key = self._key(f"drift-{self.drift_aggregate}", bits, scheme, sp)
+        self.counters["drift_calls"] += 1
+        cached = self.memo.get(key)
+        if cached is not None:
+            self.counters["memo_hits"] += 1
+            return DriftResult(**{**cached, "seconds": 0.0, "from_memo": True})
+        ref = self._ensure_reference()
+        if all(b == FP32 for b in bits.values()):
+            result = self._fp32_drift_result
+        else:
+            t0 = time.perf_counter()
+            acc = DriftAccumulator(ref)
+            tally, _, start = self._run(bits, scheme, sp, "drift", observer=acc)
+            self.counters["drift_probes"] += 1
+            agg, worst, disagree, per_layer = summarize(ref, acc.sums, self.drift_aggregate)
+            result = DriftResult(agg, worst, disagree, per_layer, tally.correct, tally.correct5, tally.n,
+                                 self.drift_aggregate, time.perf_counter() - t0, False, start)
+        self.memo.put(key, "drift", result.to_dict())
+        return result
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def stats(self) -> dict:
+        return {**dict(self.counters), "cache": self.cache.stats(), "memo": self.memo.stats()}
+
+    def close(self) -> None:
+        self.quantizer.restore()
+        self.memo.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False

@@ -1,0 +1,144 @@
+"""Persistent memo of evaluation results, so a re-run or a resumed search recomputes nothing.
+
+Results live in one SQLite file (standard library), keyed by a content hash of (model weights,
+quantization scheme, resolved per-layer bits, split, kind of result, code version). Each write is
+one committed transaction, hence atomic. A store that is corrupted or truncated is detected
+(``PRAGMA quick_check`` on open, and any database error later), reported once, moved aside as
+``<name>.corrupt`` and rebuilt empty; the run goes on and simply recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sqlite3
+import time
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("aq4svit.memo")
+
+SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT, value TEXT, created REAL)"
+
+
+def model_fingerprint(model: torch.nn.Module) -> str:
+    """Hash of the model's architecture arguments and every state_dict tensor."""
+    h = hashlib.sha256(json.dumps(getattr(model, "default_cfg", {}), sort_keys=True, default=str).encode())
+    for key, tensor in model.state_dict().items():
+        h.update(key.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:20]
+
+
+def result_key(*parts) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+class Memo:
+    """Dictionary-like, persistent: ``get(key)`` -> dict or None, ``put(key, kind, value)``."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.hits = self.misses = self.writes = 0
+        self.rebuilt = False
+        self._open()
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(str(self.path))
+            ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            if ok != "ok":
+                raise sqlite3.DatabaseError(ok)
+            self._db.execute(SCHEMA)
+            self._db.commit()
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+
+    def _rebuild(self, exc: Exception) -> None:
+        try:
+            self._db.close()
+        except Exception:
+            pass
+        if not self.rebuilt:  # report once
+            log.warning("memo %s is corrupted (%s); moved aside to %s.corrupt and rebuilt empty", self.path, exc, self.path.name)
+            self.rebuilt = True
+        if self.path.exists():
+            self.path.replace(self.path.with_name(self.path.name + ".corrupt"))
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(str(self.path) + suffix).unlink(missing_ok=True)
+        self._db = sqlite3.connect(str(self.path))
+        self._db.execute(SCHEMA)
+        self._db.commit()
+
+    def get(self, key: str) -> dict | None:
+        try:
+            row = self._db.execute("SELECT value FROM results WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+            row = None
+        if row is None:
+            self.misses += 1
+            return None
+        try:
+            value = json.loads(row[0])
+        except json.JSONDecodeError:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return value
+
+    def put(self, key: str, kind: str, value: dict) -> None:
+        payload = json.dumps(value, sort_keys=True)
+        for attempt in range(2):
+            try:
+                with self._db:  # one transaction: committed whole or not at all
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO results (key, kind, value, created) VALUES (?, ?, ?, ?)",
+                        (key, kind, payload, time.time()),
+                    )
+                self.writes += 1
+                return
+            except sqlite3.DatabaseError as exc:
+                if attempt:
+                    raise
+                self._rebuild(exc)
+
+    def __len__(self) -> int:
+        try:
+            return self._db.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+            return 0
+
+    def close(self) -> None:
+        self._db.close()
+
+    def stats(self) -> dict:
+        return {"path": str(self.path), "hits": self.hits, "misses": self.misses, "writes": self.writes, "rebuilt": self.rebuilt}
+
+
+class NullMemo:
+    """A memo that remembers nothing (``memo=None``)."""
+
+    path = None
+    hits = misses = writes = 0
+    rebuilt = False
+
+    def get(self, key: str):
+        self.misses += 1
+        return None
+
+    def put(self, key: str, kind: str, value: dict) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+    def stats(self) -> dict:
+        return {"path": None, "hits": 0, "misses": self.misses, "writes": 0, "rebuilt": False}

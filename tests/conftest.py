@@ -1,0 +1,34 @@
+import os
+
+import pytest
+import torch
+
+os.environ.setdefault("AQ4SVIT_QUIET", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+@pytest.fixture(scope="session")
+def small_splits():
+    """Real Fashion-MNIST splits with a small search split (fast tests)."""
+    from aq4svit_lib.data import SplitSpec, load_splits
+
+    return load_splits("fashion_mnist", SplitSpec(search_size=600, minibatch_size=64, seed=0))
+
+
+def random_model(name: str, seed: int = 0, **overrides):
+    """A model with random weights and non-trivial BatchNorm statistics (spikes actually fire)."""
+    from aq4svit_lib.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(name, **overrides)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            if key.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) * 0.3 + 0.05)
+            elif key.endswith("running_mean"):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.05)
+            elif t.dtype.is_floating_point and t.dim() == 1 and "bn" in key and key.endswith("weight"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+    return model.eval()

@@ -1,0 +1,188 @@
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from aq4svit_lib.data import SPLIT_NAMES, SplitSpec, get_split, load_splits
+from aq4svit_lib.data import fashion_mnist as fm
+from aq4svit_lib.data.idx import IMAGES_MAGIC, LABELS_MAGIC, read_idx
+from aq4svit_lib.errors import DataError, UsageError
+
+
+def write_idx(path, magic, array, compress=True, truncate=0):
+    array = np.asarray(array, dtype=np.uint8)
+    raw = struct.pack(">I", magic) + b"".join(struct.pack(">I", d) for d in array.shape) + array.tobytes()
+    raw = raw[: len(raw) - truncate] if truncate else raw
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+    return path
+
+
+def fake_fmnist(directory, n_train=50, n_test=20, **overrides):
+    rng = np.random.default_rng(0)
+    files = {
+        "train-images-idx3-ubyte.gz": (IMAGES_MAGIC, rng.integers(0, 255, (n_train, 28, 28))),
+        "train-labels-idx1-ubyte.gz": (LABELS_MAGIC, rng.integers(0, 10, n_train)),
+        "t10k-images-idx3-ubyte.gz": (IMAGES_MAGIC, rng.integers(0, 255, (n_test, 28, 28))),
+        "t10k-labels-idx1-ubyte.gz": (LABELS_MAGIC, rng.integers(0, 10, n_test)),
+    }
+    files.update(overrides)
+    for name, (magic, arr) in files.items():
+        write_idx(directory / name, magic, arr)
+    fm._load_cached.cache_clear()
+    return directory
+
+
+# -- the real dataset ---------------------------------------------------------------------
+def test_default_splits_have_documented_sizes():
+    splits = load_splits()
+    assert {k: len(v) for k, v in splits.items()} == {"train": 55000, "search": 5000, "minibatch": 256, "test": 10000}
+
+
+def test_splits_are_disjoint_and_minibatch_is_search_head():
+    s = load_splits()
+    assert s["search"].pool == s["train"].pool == "train" and s["test"].pool == "test"
+    assert not set(s["search"].indices) & set(s["train"].indices)
+    assert len(set(s["search"].indices) | set(s["train"].indices)) == 60000
+    np.testing.assert_array_equal(s["minibatch"].indices, s["search"].indices[:256])
+
+
+def test_splits_are_deterministic_and_seed_sensitive():
+    a = load_splits(spec=SplitSpec(5000, 256, seed=0))
+    fm._load_cached.cache_clear()
+    b = load_splits(spec=SplitSpec(5000, 256, seed=0))
+    c = load_splits(spec=SplitSpec(5000, 256, seed=1))
+    for name in SPLIT_NAMES:
+        assert a[name].hash == b[name].hash
+        np.testing.assert_array_equal(a[name].indices, b[name].indices)
+    assert a["search"].hash != c["search"].hash
+    assert a["test"].hash == c["test"].hash
+    assert len({a[n].hash for n in SPLIT_NAMES}) == 4
+
+
+def test_split_size_is_configurable():
+    s = load_splits(spec=SplitSpec(search_size=1000, minibatch_size=100))
+    assert len(s["search"]) == 1000 and len(s["minibatch"]) == 100 and len(s["train"]) == 59000
+
+
+def test_batches_are_normalised_tensors_in_split_order(small_splits):
+    split = small_splits["minibatch"]
+    xs, ys = zip(*split.batches(25))
+    x, y = torch.cat(xs), torch.cat(ys)
+    assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
+    assert torch.equal(y, split.labels)
+    assert abs(float(x.mean())) < 0.3  # standardised
+    x2 = torch.cat([b for b, _ in split.batches(64)])
+    assert torch.equal(x, x2)
+
+
+def test_fashion_mnist_labels_are_the_real_ones():
+    data = fm.load_fashion_mnist()
+    assert data.train_images.shape == (60000, 28, 28) and data.test_images.shape == (10000, 28, 28)
+    assert torch.bincount(data.test_labels).tolist() == [1000] * 10  # the real t10k is balanced
+
+
+# -- bad input ----------------------------------------------------------------------------
+def test_missing_dataset_names_every_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "env"))
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fm, "TORCHVISION_CACHE", tmp_path / "tv")
+    with pytest.raises(DataError) as err:
+        fm.locate(tmp_path / "explicit")
+    msg = str(err.value)
+    for p in ("explicit", "env", "debian", "tv"):
+        assert str(tmp_path / p) in msg
+    assert "apt-get install dataset-fashion-mnist" in msg and "--download" in msg
+
+
+def test_lookup_order_prefers_explicit_root(tmp_path, monkeypatch):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        fake_fmnist(tmp_path / sub)
+    monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "b"))
+    assert fm.locate(tmp_path / "a") == tmp_path / "a"
+    assert fm.locate() == tmp_path / "b"  # env var before the Debian path
+
+
+@pytest.mark.parametrize("defect", ["truncated", "magic", "count", "garbage"])
+def test_corrupt_idx_files_name_the_file(tmp_path, defect):
+    d = tmp_path / "fm"
+    d.mkdir()
+    fake_fmnist(d)
+    bad = d / "train-images-idx3-ubyte.gz"
+    if defect == "truncated":
+        write_idx(bad, IMAGES_MAGIC, np.zeros((50, 28, 28)), truncate=100)
+    elif defect == "magic":
+        write_idx(bad, 1234, np.zeros((50, 28, 28)))
+    elif defect == "count":
+        write_idx(bad, IMAGES_MAGIC, np.zeros((49, 28, 28)))
+    else:
+        bad.write_bytes(b"not gzip at all")
+    fm._load_cached.cache_clear()
+    with pytest.raises(DataError) as err:
+        fm.load_fashion_mnist(d)
+    assert "train-images-idx3-ubyte.gz" in str(err.value) or "train-labels" in str(err.value)
+
+
+def test_read_idx_reads_uncompressed_files(tmp_path):
+    arr = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
+    out = read_idx(write_idx(tmp_path / "x-idx3-ubyte", IMAGES_MAGIC, arr, compress=False), IMAGES_MAGIC)
+    np.testing.assert_array_equal(out, arr)
+
+
+def test_unknown_split_lists_valid_names():
+    with pytest.raises(UsageError) as err:
+        get_split("validation")
+    assert all(n in str(err.value) for n in SPLIT_NAMES)
+
+
+def test_minibatch_larger_than_search_is_refused():
+    with pytest.raises(UsageError):
+        SplitSpec(search_size=100, minibatch_size=200)
+
+
+# -- ImageNet layout (fake folders) -----------------------------------------------------------
+def fake_imagenet(root, classes=3, per_class=4, with_train=False):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for pool in ["val"] + (["train"] if with_train else []):
+        for c in range(classes):
+            d = root / pool / f"n{c:08d}"
+            d.mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(0, 255, (40 + 7 * i, 50, 3), dtype=np.uint8)).save(d / f"img_{i}.JPEG")
+    return root
+
+
+@pytest.mark.parametrize("family,resize", [("sdt", 235), ("sdtv2", 256), ("sdtv3", 232)])
+def test_imagenet_eval_transform_per_family(family, resize):
+    from aq4svit_lib.data import eval_transform
+
+    ops = eval_transform(family).transforms
+    assert ops[0].size == resize and ops[0].interpolation.value == "bicubic" and ops[1].size == (224, 224)
+
+
+def test_imagenet_splits_from_val_only(tmp_path):
+    root = fake_imagenet(tmp_path, classes=3, per_class=4)
+    s = load_splits("imagenet", SplitSpec(search_size=5, minibatch_size=2), root=root, family="sdtv2", num_workers=0)
+    assert set(s) == {"search", "minibatch", "test"}
+    assert len(s["search"]) == 5 and len(s["test"]) == 7
+    assert not set(s["search"].indices) & set(s["test"].indices)
+    x, y = next(s["test"].batches(4))
+    assert x.shape == (4, 3, 224, 224) and y.tolist() == s["test"].labels[:4].tolist()
+
+
+def test_imagenet_search_from_train_when_present(tmp_path):
+    root = fake_imagenet(tmp_path, classes=2, per_class=3, with_train=True)
+    s = load_splits("imagenet", SplitSpec(search_size=4, minibatch_size=2), root=root, family="sdt", num_workers=0)
+    assert s["search"].pool == "train" and len(s["test"]) == 6
+
+
+def test_imagenet_without_class_folders_is_a_clear_error(tmp_path):
+    (tmp_path / "val").mkdir()
+    (tmp_path / "val" / "stray.JPEG").write_bytes(b"x")
+    with pytest.raises(DataError) as err:
+        load_splits("imagenet", root=tmp_path, family="sdtv2")
+    assert str(tmp_path / "val") in str(err.value) and "class folders" in str(err.value)

@@ -1,0 +1,40 @@
+"""pyproject.toml and environment.yml must list the same packages with the same pins."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _pyproject_deps():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return sorted(data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"])
+
+
+def _environment_deps():
+    lines = (ROOT / "environment.yml").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if re.match(r"\s*- pip:\s*$", line))
+    deps = []
+    for line in lines[start + 1 :]:
+        m = re.match(r"\s+- (.+)$", line)
+        if not m:
+            break
+        if m.group(1).strip() != "-e .":
+            deps.append(m.group(1).strip())
+    return sorted(deps)
+
+
+def test_environment_yml_mirrors_pyproject():
+    assert _environment_deps() == _pyproject_deps()
+
+
+def test_torch_pinned_exactly():
+    deps = _pyproject_deps()
+    assert "torch==2.14.1" in deps and "torchvision==0.29.1" in deps
+
+
+def test_python_version_agrees():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert data["project"]["requires-python"] == ">=3.11"
+    assert "python>=3.11" in (ROOT / "environment.yml").read_text()
