@@ -49,26 +49,34 @@ class QuantConfig:
 
     @classmethod
     def from_layer_bits(cls, bits: dict[str, int], structure: QuantStructure, scheme: QuantScheme | None = None, model: str | None = None) -> "QuantConfig":
-        """The most compact config (default / blocks / block_kinds / layers) that resolves to ``bits``."""
+        """A compact config that resolves to ``bits``: each level records only where it differs from its parent."""
         from collections import Counter
 
-        default = Counter(bits.values()).most_common(1)[0][0] if bits else FP32
+        def mode(layers) -> int:
+            return Counter(bits[layer.name] for layer in layers).most_common(1)[0][0]
+
+        default = mode(structure.layers) if structure.layers else FP32
         cfg = cls(default=default, scheme=scheme or QuantScheme(), model=model)
-        for block in structure.blocks:
-            layers = structure.layers_of(block.name)
-            if not layers:
+        for stage in structure.stages:
+            in_stage = [layer for layer in structure.layers if layer.stage == stage]
+            if not in_stage:
                 continue
-            block_bits = Counter(bits[layer.name] for layer in layers).most_common(1)[0][0]
-            if block_bits != default:
-                cfg.blocks[block.name] = block_bits
-            for kind in structure.kinds_of(block.name):
-                of_kind = [layer for layer in layers if layer.kind == kind]
-                kind_bits = Counter(bits[layer.name] for layer in of_kind).most_common(1)[0][0]
-                if kind_bits != block_bits:
-                    cfg.block_kinds.setdefault(block.name, {})[kind] = kind_bits
-                for layer in of_kind:
-                    if bits[layer.name] != kind_bits:
-                        cfg.layers[layer.name] = bits[layer.name]
+            stage_bits = mode(in_stage)
+            if stage_bits != default:
+                cfg.stages[stage] = stage_bits
+            for block in structure.blocks_of(stage):
+                layers = structure.layers_of(block.name)
+                if not layers:
+                    continue
+                block_bits = mode(layers)
+                if block_bits != stage_bits:
+                    cfg.blocks[block.name] = block_bits
+                for kind in structure.kinds_of(block.name):
+                    of_kind = [layer for layer in layers if layer.kind == kind]
+                    kind_bits = mode(of_kind)
+                    if kind_bits != block_bits:
+                        cfg.block_kinds.setdefault(block.name, {})[kind] = kind_bits
+                    cfg.layers.update({layer.name: bits[layer.name] for layer in of_kind if bits[layer.name] != kind_bits})
         return cfg
 
     # -- resolution -----------------------------------------------------------------------

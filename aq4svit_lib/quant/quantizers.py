@@ -132,8 +132,9 @@ def fake_quantize(
         qmax, qmin = 2 ** (bits - 1) - 1, -(2 ** (bits - 1))
         if cfg.int_bits is not None:
             m = torch.full_like(absmax, float(cfg.int_bits))
-        else:
+        else:  # smallest m >= 0 whose largest code (2^(b-1) - 1) * 2^(m-b+1) still holds max|w|
             m = torch.ceil(torch.log2(absmax.clamp_min(torch.finfo(torch.float32).tiny))).clamp_min(0)
+            m = torch.where(absmax > torch.exp2(m) - torch.exp2(m - (bits - 1)), m + 1, m)
         scale = torch.exp2(m - (bits - 1))  # step 2^-n with n = b - 1 - m, exact in float32
     safe = torch.where(scale > 0, scale, torch.ones_like(scale))
     codes = _round(w32 / _broadcast(safe, w32), cfg.rounding, cfg.seed).clamp_(qmin, qmax)
