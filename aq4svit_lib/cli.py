@@ -140,13 +140,41 @@ def cmd_memory(args) -> int:
     return 0
 
 
+# -- search ------------------------------------------------------------------------------------
+def cmd_search(args) -> int:
+    from .quant import QuantScheme
+    from .search import run_search
+
+    scheme = QuantScheme(args.scheme, args.granularity, args.rounding, seed=args.seed)
+    overrides = {k: v for k, v in (("kd", args.kd), ("T", args.time_steps)) if v is not None}
+    out_dir = args.out or f"results/{args.model}/{args.method}"
+    out = run_search(
+        args.method, args.model, checkpoint=args.checkpoint, out=out_dir, delta=1.5 if args.delta is None else args.delta,
+        relative=args.relative,
+        bits=args.bits, scheme=scheme, seed=args.seed, spec=_spec(args), dataset=args.dataset,
+        data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
+        levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
+        drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
+        resume=args.resume, force=args.force, memo=args.memo, batch_size=args.batch_size, device=args.device,
+        quiet=args.quiet, max_evaluations=args.max_evaluations, model_overrides=overrides,
+    )
+    r = out.result
+    print(f"{r['method']} on {r['model']}: search accuracy {r['fp32']['search_accuracy']:.4f} -> {r['final']['search_accuracy']:.4f}, "
+          f"test {r['fp32']['test_accuracy']:.4f} -> {r['final']['test_accuracy']:.4f}; memory saving {r['saving_vs_fp32']:.2%}; "
+          f"{r['search_seconds']:.1f} s, evaluations {r['evaluations']}")
+    for stage, tup in r["final"]["paper_notation"].items():
+        print(f"  {stage}: {tup}")
+    print(f"results in {out.folder}")
+    return 0
+
+
 # -- train ---------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .training import TrainConfig, train
 
     cfg = TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-        weight_decay=args.weight_decay, seed=args.seed, threads=args.threads,
+        weight_decay=args.weight_decay, seed=args.seed, threads=args.threads, warmup_epochs=args.warmup_epochs,
     )
     _, result = train(cfg, args.out, _spec(args), args.data_root, progress=not args.quiet, log=lambda m: print(m, flush=True))
     print(f"{args.model}: test accuracy {result['test_accuracy']:.4f}, search accuracy {result['search_accuracy']:.4f}, "
@@ -189,12 +217,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_memory)
 
+    p = sub.add_parser("search", help="run QSViT or AQ4SViT (greedy / beam) and write a result folder")
+    p.add_argument("--method", required=True, help="qsvit, greedy or beam")
+    _add_model_args(p)
+    p.add_argument("--out", help="result folder (default results/<model>/<method>)")
+    p.add_argument("--delta", type=float, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
+    p.add_argument("--relative", action="store_true", help="delta is relative (percent of FP32 accuracy)")
+    p.add_argument("--bits", default="32,16,12,8,4", help="bit widths to search over (subset of 2..16 and 32)")
+    p.add_argument("--scheme", default="uniform", help="uniform or fixed_point")
+    p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
+    p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
+    p.add_argument("--levels", default="network,stage,block", help="AQ4SViT hierarchy levels (add ',kind' for the 4th)")
+    p.add_argument("--beam-width", type=int, default=3)
+    p.add_argument("--drift-threshold", type=float, help="fixed drift gate threshold tau (default: calibrated; inf disables)")
+    p.add_argument("--drift-margin", type=float, default=1.5, help="tau = margin x largest accepted drift (calibrated gate)")
+    p.add_argument("--minibatch-slack", type=float, default=3.0, help="points of extra drop allowed on the minibatch check")
+    p.add_argument("--tolerance", type=float, default=5.0, help="QSViT: drop (points) below which a group is tolerant")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue a killed run from its trace and memo")
+    p.add_argument("--force", action="store_true", help="overwrite another run's results in --out")
+    p.add_argument("--memo", help="memo file (default <out>/memo.sqlite)")
+    p.add_argument("--max-evaluations", type=int, help="stop after N candidate evaluations (testing resume)")
+    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--device")
+    p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or imagenet")
+    p.add_argument("--imagenet-root", help="ImageNet folder with val/ (and optionally train/)")
+    p.add_argument("--quiet", action="store_true")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_search)
+
     p = sub.add_parser("train", help="train a default model on the Fashion-MNIST train split")
     p.add_argument("--model", default="sdtv2_tiny")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=4e-3)
     p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up length before the cosine decay")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json training log is written beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")
@@ -218,6 +276,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aq4svit: interrupted", file=sys.stderr)
         return 130
+    except RuntimeError as exc:
+        from .search import SearchInterrupted
+
+        if isinstance(exc, SearchInterrupted):
+            print(f"aq4svit: {exc}; run the same command with --resume to continue", file=sys.stderr)
+            return 3
+        raise
 
 
 if __name__ == "__main__":

@@ -68,6 +68,10 @@ class MemoryModel:
         scales = channels if scheme.granularity == "per_channel" else 1
         return math.ceil(numel * bits / 8) + scales * FP32_BYTES
 
+    def bytes_of(self, layers, bits: int, scheme: QuantScheme) -> int:
+        """Bytes of the named layers' weights stored at ``bits``."""
+        return sum(self.layer_bytes(*self._layers[name], bits, scheme) for name in layers)
+
     def total_bytes(self, bits: dict[str, int], scheme: QuantScheme) -> int:
         return self.fixed_bytes + sum(self.layer_bytes(n, c, bits[name], scheme) for name, (n, c) in self._layers.items())
 

@@ -1,0 +1,176 @@
+"""What QSViT and AQ4SViT share: the accuracy constraint, the trace, timing per phase, the result.
+
+Both methods evaluate every candidate through the same :class:`~aq4svit_lib.evaluate.Evaluator`,
+so their times, evaluation counts and images forwarded compare like for like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ..errors import UsageError
+from ..evaluate import Evaluator
+from ..evaluate.early_rejection import passes
+from ..quant.config import QuantConfig, paper_notation
+from ..quant.quantizers import FP32
+from .results import ResultFolder, base_result
+from .space import SearchSpace
+
+
+class SearchInterrupted(RuntimeError):
+    """Raised after ``max_evaluations`` candidate evaluations (simulates a killed run)."""
+
+
+@dataclass
+class Constraint:
+    """accuracy(search) >= FP32 accuracy - delta (absolute points) or x (1 - delta/100) (relative)."""
+
+    fp32_accuracy: float
+    delta: float = 1.5  # points (percent)
+    relative: bool = False
+
+    def __post_init__(self):
+        if not self.delta > 0:
+            raise UsageError(f"delta must be > 0 points, got {self.delta}")
+
+    @property
+    def floor(self) -> float:
+        if self.relative:
+            return self.fp32_accuracy * (1 - self.delta / 100)
+        return self.fp32_accuracy - self.delta / 100
+
+    def met(self, correct: int, n: int) -> bool:
+        return passes(correct, n, self.floor)
+
+
+@dataclass
+class SearchContext:
+    method: str
+    evaluator: Evaluator
+    space: SearchSpace
+    folder: ResultFolder | None
+    constraint: Constraint
+    max_evaluations: int | None = None
+    progress: object = None
+    counters: Counter = field(default_factory=Counter)
+    phases: dict = field(default_factory=lambda: defaultdict(lambda: {"seconds": 0.0, "evaluations": 0, "images_forwarded": 0}))
+    trace: list = field(default_factory=list)
+    phase: str = ""
+    started: float = field(default_factory=time.perf_counter)
+
+    @contextlib.contextmanager
+    def in_phase(self, name: str):
+        previous, self.phase = self.phase, name
+        t0, img0 = time.perf_counter(), self.evaluator.counters["images_forwarded"]
+        try:
+            yield
+        finally:
+            p = self.phases[name]
+            p["seconds"] += time.perf_counter() - t0
+            p["images_forwarded"] += self.evaluator.counters["images_forwarded"] - img0
+            self.phase = previous
+
+    def tick(self) -> None:
+        """Count one candidate evaluation; stop when the simulated-kill budget is spent."""
+        self.counters["calls"] += 1
+        self.phases[self.phase]["evaluations"] += 1
+        if self.progress is not None:
+            self.progress.update(1)
+        if self.max_evaluations is not None and self.counters["calls"] > self.max_evaluations:
+            raise SearchInterrupted(f"stopped after {self.max_evaluations} evaluations (max_evaluations)")
+
+    def full_accuracy(self, bits: dict[str, int], floor: float | None = None):
+        self.tick()
+        self.counters["full"] += 1
+        return self.evaluator.accuracy(bits, "search", floor=floor)
+
+    def record(self, bits: dict[str, int], decision: str, seconds: float, **fields) -> dict:
+        rec = {
+            "index": len(self.trace),
+            "phase": self.phase,
+            "config": QuantConfig.from_layer_bits(bits, self.space.structure, self.space.scheme).to_dict(),
+            "key": self.space.key(bits),
+            "memory_bytes": self.space.memory_bytes(bits),
+            "drift": None,
+            "minibatch_accuracy": None,
+            "search_accuracy": None,
+            "decision": decision,
+            "seconds": round(seconds, 4),
+            **fields,
+        }
+        rec["mean_bits"] = mean_bits(bits, self.space)
+        self.trace.append(rec)
+        if self.folder is not None:
+            self.folder.append_trace(rec)
+        return rec
+
+    # -- the final result ---------------------------------------------------------------------
+    def finish(self, bits: dict[str, int], fp32_test: float, extra: dict | None = None) -> tuple[dict, QuantConfig]:
+        ev, space = self.evaluator, self.space
+        config = QuantConfig.from_layer_bits(bits, space.structure, space.scheme, model=ev.model.default_cfg.get("name"))
+        with self.in_phase("final"):
+            search = ev.accuracy(bits, "search")
+            test = ev.accuracy(bits, "test")
+        memory = space.memory_bytes(bits)
+        result = base_result(
+            method=self.method,
+            model=ev.model.default_cfg.get("name", ""),
+            scheme=space.scheme.to_dict(),
+            bits=list(space.bits),
+            delta=float(self.constraint.delta),
+            relative_delta=self.constraint.relative,
+            seed=int(extra.pop("seed", 0)) if extra else 0,
+            fp32={"search_accuracy": self.constraint.fp32_accuracy, "test_accuracy": fp32_test, "bytes": space.fp32_bytes},
+            final={
+                "search_accuracy": search.accuracy,
+                "test_accuracy": test.accuracy,
+                "search_top5": search.top5,
+                "test_top5": test.top5,
+                "bytes": memory,
+                "mean_bits": mean_bits(bits, space),
+                "meets_constraint": self.constraint.met(search.correct, search.n),
+                "paper_notation": paper_notation(bits, space.structure),
+            },
+            floor=self.constraint.floor,
+            memory_bytes=memory,
+            fp32_bytes=space.fp32_bytes,
+            saving_vs_fp32=1 - memory / space.fp32_bytes,
+            search_seconds=round(sum(p["seconds"] for k, p in self.phases.items() if k != "final"), 3),
+            wall_seconds=round(time.perf_counter() - self.started, 3),
+            evaluations={k: int(self.counters[k]) for k in ("generated", "gated", "minibatch", "full")},
+            images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k != "final")),
+            phases={k: {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()} for k, v in self.phases.items()},
+            splits={name: split.describe() for name, split in ev.splits.items() if name != "train"},
+            memo=ev.memo.stats(),
+            **(extra or {}),
+        )
+        if self.folder is not None:
+            self.folder.write_result(result)
+            self.folder.write_config(config)
+        return result, config
+
+
+def mean_bits(bits: dict[str, int], space: SearchSpace) -> float:
+    """Parameter-weighted mean bit width of the quantizable layers."""
+    index = space.structure.layer_index
+    total = sum(index[name].params for name in bits)
+    return sum(index[name].params * b for name, b in bits.items()) / total
+
+
+def pareto_front(df: pd.DataFrame, x: str = "memory_bytes", y: str = "search_accuracy") -> pd.Series:
+    """Mask of rows not dominated by another (smaller or equal memory and higher or equal accuracy)."""
+    order = df.sort_values([x, y], ascending=[True, False])
+    best, mask = -1.0, {}
+    for idx, row in order.iterrows():
+        mask[idx] = row[y] > best
+        best = max(best, row[y])
+    return pd.Series(mask).reindex(df.index)
+
+
+def fp32_bits(space: SearchSpace) -> dict[str, int]:
+    return {layer.name: FP32 for layer in space.structure.layers}

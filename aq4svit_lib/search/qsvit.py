@@ -1,0 +1,184 @@
+"""QSViT (Putra et al., IJCNN 2025): the manual, guided methodology as a reproducible search.
+
+- **Algorithm 1, sensitivity sweep**: quantize one layer group at a time (the model's
+  (block, layer kind) units: downsample conv, separable conv PW / DW, channel conv, SDSA Q / K / V
+  with their RepConv chains, projection, MLP, head), every precision of the list, the rest FP32;
+  measure accuracy on ``search``. Plus the uniform sweeps: the whole network at each precision,
+  and each layer kind across the whole network.
+- **Algorithm 2, base settings**: a group is *tolerant* at a precision when its drop is below the
+  tolerance (5 points). bSettingL = the lowest precision at which the group is tolerant at it and
+  at every higher precision (a monotone envelope, so noise cannot make 4 bits "tolerant" while 8
+  is not); bSettingH = the next precision above bSettingL (32 when bSettingL is already the
+  highest). Both are evaluated on the whole network.
+- **Algorithm 3, guided exploration**: start from bSettingH; visit the groups least sensitive
+  first (smallest drop at their bSettingL, larger memory first on ties) and move each to its
+  bSettingL; each resulting ExpSetting is evaluated and kept only if it meets the target
+  (FP32 - delta on ``search``, with exact early rejection). If bSettingH itself misses the
+  target (the paper does not cover this), the most sensitive groups are raised back to FP32 one at
+  a time until it meets it.
+- **Algorithm 4, final network**: the kept setting, its packed export, accuracy on ``search`` and
+  ``test``, memory and energy savings, in the paper's per-stage tuple notation.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..errors import UsageError
+from ..quant.quantizers import FP32
+from .common import SearchContext, fp32_bits
+
+HIGH_RULES = ("next_above",)
+
+
+@dataclass
+class QSViTSettings:
+    tolerance: float = 5.0  # points of accuracy drop that still count as "tolerant"
+    uniform_sweeps: bool = True
+    high_rule: str = "next_above"
+
+    def __post_init__(self):
+        if self.tolerance <= 0:
+            raise UsageError("the tolerance must be > 0 points")
+        if self.high_rule not in HIGH_RULES:
+            raise UsageError(f"unknown bSettingH rule {self.high_rule!r}; valid: {', '.join(HIGH_RULES)}")
+
+
+class QSViT:
+    def __init__(self, ctx: SearchContext, settings: QSViTSettings):
+        self.ctx, self.settings = ctx, settings
+        self.space = ctx.space
+        self.groups = self.space.units("kind")
+        self.precisions = [b for b in self.space.bits if b != FP32]
+        self.base_results: dict = {}
+        self.explored: list[dict] = []
+
+    def _measure(self, bits: dict[str, int], **fields) -> float:
+        ctx = self.ctx
+        t0 = time.perf_counter()
+        ctx.counters["generated"] += 1
+        r = ctx.full_accuracy(bits)
+        ctx.record(bits, "measured", time.perf_counter() - t0, search_accuracy=r.accuracy, **fields)
+        return r.accuracy
+
+    # -- Algorithm 1 ------------------------------------------------------------------------------
+    def algorithm1(self) -> pd.DataFrame:
+        ctx, space = self.ctx, self.space
+        fp32_acc = ctx.constraint.fp32_accuracy
+        base = fp32_bits(space)
+        rows = []
+        with ctx.in_phase("alg1_sensitivity"):
+            for group in self.groups:
+                block, kind = group.name.split(":")
+                info = space.structure.block_index[block]
+                for p in self.precisions:
+                    bits = space.set_unit(base, group, p)
+                    acc = self._measure(bits, sweep="group", unit=group.name)
+                    rows.append(dict(sweep="group", stage=info.stage, block=block, layer_kind=kind, bits=p, accuracy=acc,
+                                     drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits),
+                                     group_fp32_bytes=space.unit_fp32_bytes(group)))
+            if self.settings.uniform_sweeps:
+                for p in self.precisions:
+                    bits = {name: p for name in base}
+                    acc = self._measure(bits, sweep="network", unit="network")
+                    rows.append(dict(sweep="network", stage="*", block="*", layer_kind="*", bits=p, accuracy=acc,
+                                     drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits), group_fp32_bytes=space.fp32_bytes))
+                kinds = sorted({layer.kind for layer in space.structure.layers})
+                for kind in kinds:
+                    layers = [layer.name for layer in space.structure.layers if layer.kind == kind]
+                    for p in self.precisions:
+                        bits = {**base, **{name: p for name in layers}}
+                        acc = self._measure(bits, sweep="kind", unit=f"*:{kind}")
+                        rows.append(dict(sweep="kind", stage="*", block="*", layer_kind=kind, bits=p, accuracy=acc,
+                                         drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits),
+                                         group_fp32_bytes=space.memory.bytes_of(layers, FP32, space.scheme)))
+        return pd.DataFrame(rows)
+
+    # -- Algorithm 2 ------------------------------------------------------------------------------
+    def base_settings(self, table: pd.DataFrame) -> tuple[dict[str, int], dict[str, int], dict[str, float]]:
+        """Per group: bSettingL, bSettingH and the drop at bSettingL (its sensitivity)."""
+        low, high, sensitivity = {}, {}, {}
+        groups = table[table.sweep == "group"]
+        ladder = [FP32] + self.precisions  # high to low
+        for group in self.groups:
+            rows = groups[(groups.block + ":" + groups.layer_kind) == group.name].set_index("bits")
+            lowest = FP32
+            for p in self.precisions:  # walk down while tolerant
+                if rows.loc[p, "drop"] < self.settings.tolerance:
+                    lowest = p
+                else:
+                    break
+            low[group.name] = lowest
+            high[group.name] = ladder[max(0, ladder.index(lowest) - 1)]
+            sensitivity[group.name] = 0.0 if lowest == FP32 else float(rows.loc[lowest, "drop"])
+        return low, high, sensitivity
+
+    def _apply(self, per_group: dict[str, int]) -> dict[str, int]:
+        bits = fp32_bits(self.space)
+        for group in self.groups:
+            bits = self.space.set_unit(bits, group, per_group[group.name])
+        return bits
+
+    def algorithm2(self, table: pd.DataFrame):
+        low, high, sensitivity = self.base_settings(table)
+        with self.ctx.in_phase("alg2_base_settings"):
+            for name, setting in (("bSettingL", low), ("bSettingH", high)):
+                bits = self._apply(setting)
+                acc = self._measure(bits, sweep=name, unit="network")
+                self.base_results[name] = {"search_accuracy": acc, "memory_bytes": self.space.memory_bytes(bits),
+                                           "meets_target": acc is not None and acc >= self.ctx.constraint.floor - 1e-12}
+        return low, high, sensitivity
+
+    # -- Algorithm 3 ------------------------------------------------------------------------------
+    def algorithm3(self, low: dict[str, int], high: dict[str, int], sensitivity: dict[str, float]) -> dict[str, int]:
+        ctx, space = self.ctx, self.space
+        state = dict(high)
+        with ctx.in_phase("alg3_guided"):
+            if not self.base_results["bSettingH"]["meets_target"]:
+                state = self._repair(state, sensitivity)
+            by_memory = {g.name: space.unit_fp32_bytes(g) for g in self.groups}
+            order = sorted(self.groups, key=lambda g: (sensitivity[g.name], -by_memory[g.name]))
+            for group in order:
+                if low[group.name] >= state[group.name]:
+                    continue
+                candidate = {**state, group.name: low[group.name]}
+                bits = self._apply(candidate)
+                t0 = time.perf_counter()
+                ctx.counters["generated"] += 1
+                r = ctx.full_accuracy(bits, floor=ctx.constraint.floor)
+                kept = bool(r.passed)
+                decision = "kept" if kept else ("rejected" if r.complete else "rejected_early")
+                ctx.record(bits, decision, time.perf_counter() - t0, search_accuracy=r.accuracy, unit=group.name,
+                           images_seen=r.seen, exp_setting=len(self.explored) + 1)
+                self.explored.append({"exp_setting": len(self.explored) + 1, "group": group.name, "bits": low[group.name],
+                                      "search_accuracy": r.accuracy, "memory_bytes": space.memory_bytes(bits), "kept": kept,
+                                      "decision": decision})
+                if kept:
+                    state = candidate
+                    ctx.evaluator.pin(self._apply(state))
+        return self._apply(state)
+
+    def _repair(self, state: dict[str, int], sensitivity: dict[str, float]) -> dict[str, int]:
+        ctx = self.ctx
+        for name in sorted(state, key=lambda g: -sensitivity[g]):
+            if state[name] == FP32:
+                continue
+            state = {**state, name: FP32}
+            t0 = time.perf_counter()
+            ctx.counters["generated"] += 1
+            r = ctx.full_accuracy(self._apply(state), floor=ctx.constraint.floor)
+            ctx.record(self._apply(state), "repair", time.perf_counter() - t0, search_accuracy=r.accuracy, unit=name)
+            if r.passed:
+                break
+        return state
+
+    def run(self) -> tuple[dict[str, int], pd.DataFrame]:
+        self.ctx.evaluator.pin(fp32_bits(self.space))
+        table = self.algorithm1()
+        low, high, sensitivity = self.algorithm2(table)
+        self.low, self.high, self.sensitivity = low, high, sensitivity
+        final = self.algorithm3(low, high, sensitivity)
+        return final, table

@@ -1,0 +1,125 @@
+"""The result folder every search writes (QSViT and AQ4SViT alike).
+
+    result.json      summary (schema below, validated by :func:`validate_result`)
+    config.json      the final QuantConfig
+    trace.jsonl      one line per evaluated candidate
+    sensitivity.csv  QSViT Algorithm 1 table (QSViT only)
+    pareto.csv       every feasible config with accuracy and memory, front marked (AQ4SViT)
+
+JSON / CSV files are written atomically (temporary file + rename); the trace is appended one
+flushed line at a time, so a killed run leaves at most one partial last line, which ``--resume``
+drops.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from .. import __version__
+from ..errors import UsageError
+from ..ioutil import write_json_atomic, write_text_atomic
+
+RESULT_FILES = ("result.json", "config.json", "trace.jsonl", "sensitivity.csv", "pareto.csv")
+
+#: result.json fields and their types (documented in README, "Result folder").
+RESULT_SCHEMA = {
+    "method": str,
+    "model": str,
+    "scheme": dict,
+    "bits": list,
+    "delta": float,
+    "relative_delta": bool,
+    "seed": int,
+    "fp32": dict,  # {"search_accuracy", "test_accuracy", "bytes"}
+    "final": dict,  # {"search_accuracy", "test_accuracy", "bytes", "paper_notation"}
+    "memory_bytes": int,
+    "fp32_bytes": int,
+    "saving_vs_fp32": float,
+    "search_seconds": float,
+    "evaluations": dict,  # {"generated", "gated", "minibatch", "full"}
+    "images_forwarded": int,
+    "phases": dict,  # phase -> {"seconds", "evaluations", "images_forwarded"}
+    "package_version": str,
+    "splits": dict,
+}
+TRACE_FIELDS = ("index", "phase", "config", "memory_bytes", "drift", "minibatch_accuracy", "search_accuracy", "decision", "seconds")
+
+
+class ResultFolder:
+    def __init__(self, path: str | Path, resume: bool = False, force: bool = False, dry: bool = False):
+        self.path = Path(path)
+        self.resume = resume
+        if not dry:
+            self._check(force)
+
+    def _check(self, force: bool) -> None:
+        existing = [f for f in RESULT_FILES if (self.path / f).exists()]
+        if existing and not (self.resume or force):
+            raise UsageError(
+                f"{self.path} already holds a run's results ({', '.join(existing)}); "
+                "pass --resume to continue it or --force to overwrite it"
+            )
+
+    def prepare(self, force: bool = False) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        if force and not self.resume:
+            for f in RESULT_FILES:
+                (self.path / f).unlink(missing_ok=True)
+        # the trace is rebuilt during a resumed (replayed) run
+        (self.path / "trace.jsonl").write_text("")
+
+    def append_trace(self, record: dict) -> None:
+        with (self.path / "trace.jsonl").open("a") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+            f.flush()
+
+    def write_result(self, result: dict) -> None:
+        validate_result(result)
+        write_json_atomic(self.path / "result.json", result)
+
+    def write_config(self, config) -> None:
+        config.save(self.path / "config.json")
+
+    def write_csv(self, name: str, df: pd.DataFrame) -> None:
+        write_text_atomic(self.path / name, df.to_csv(index=False))
+
+
+def validate_result(result: dict) -> None:
+    """Raise ValueError unless ``result`` follows RESULT_SCHEMA."""
+    missing = [k for k in RESULT_SCHEMA if k not in result]
+    if missing:
+        raise ValueError(f"result.json lacks {missing}")
+    for key, typ in RESULT_SCHEMA.items():
+        value = result[key]
+        ok = isinstance(value, typ) or (typ is float and isinstance(value, int) and not isinstance(value, bool))
+        if not ok:
+            raise ValueError(f"result.json field {key!r} should be {typ.__name__}, got {type(value).__name__}")
+    for key in ("generated", "gated", "minibatch", "full"):
+        if not isinstance(result["evaluations"].get(key), int):
+            raise ValueError(f"result.json evaluations.{key} missing")
+    for part in ("fp32", "final"):
+        for key in ("search_accuracy", "test_accuracy", "bytes"):
+            if key not in result[part]:
+                raise ValueError(f"result.json {part}.{key} missing")
+
+
+def read_trace(path: str | Path) -> pd.DataFrame:
+    """trace.jsonl as a DataFrame (a partial last line, left by a killed run, is skipped)."""
+    rows = []
+    for line in Path(path).read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return pd.DataFrame(rows)
+
+
+def load_result(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / "result.json").read_text())
+
+
+def base_result(**fields) -> dict:
+    return {"package_version": __version__, **fields}

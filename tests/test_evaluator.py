@@ -1,0 +1,192 @@
+import logging
+import random
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aq4svit_lib.evaluate import Evaluator, Memo, passes, required_correct
+from aq4svit_lib.models import create_model
+from aq4svit_lib.quant import QuantConfig
+from tests.conftest import random_model
+
+TINY = ["sdt_tiny", "sdtv2_tiny", "sdtv3_tiny"]
+
+
+@pytest.fixture(scope="module", params=TINY)
+def trained(request):
+    return request.param, create_model(request.param, checkpoint="default")
+
+
+def random_configs(structure, n, seed):
+    rng = random.Random(seed)
+    blocks = [b.name for b in structure.blocks]
+    for _ in range(n):
+        yield QuantConfig(default=32, blocks={b: rng.choice([2, 3, 4, 8]) for b in rng.sample(blocks, 3)})
+
+
+def test_cached_and_uncached_accuracy_and_drift_are_identical(trained, small_splits):
+    name, model = trained
+    cached = Evaluator(model, small_splits, batch_size=200, quiet=True)
+    plain = Evaluator(create_model(name, checkpoint="default"), small_splits, batch_size=200, cache_bytes=0, quiet=True)
+    starts = []
+    for cfg in random_configs(cached.structure, 6, seed=len(name)):
+        a, b = cached.accuracy(cfg), plain.accuracy(cfg)
+        assert (a.correct, a.correct5, a.n) == (b.correct, b.correct5, b.n)
+        da, db = cached.drift(cfg), plain.drift(cfg)
+        assert da.per_layer == db.per_layer and da.correct == db.correct
+        assert da.spike_disagreement == db.spike_disagreement
+        starts.append(a.start_block)
+        assert b.start_block == 0
+    assert max(starts) > 0  # the cache was actually used
+    assert plain.cache.used_bytes == 0
+
+
+def test_prefix_cache_forwards_fewer_blocks(small_splits):
+    model = create_model("sdtv2_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=200, quiet=True)
+    ev.accuracy(QuantConfig())
+    before = ev.counters["block_forwards_acc"]
+    r = ev.accuracy(QuantConfig(blocks={"block4.1": 4}))
+    assert r.start_block == ev.structure.block_index["block4.1"].index
+    assert ev.counters["block_forwards_acc"] - before == len(small_splits["search"]) * 2  # block4.1 and head
+
+
+@pytest.fixture(scope="module")
+def v3_eval(small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=100, quiet=True)
+    cfg = QuantConfig(default=32, stages={"3": 3})
+    full = ev.accuracy(cfg)
+    return ev, cfg, full
+
+
+@given(st.floats(min_value=0.0, max_value=1.0))
+@settings(max_examples=40, deadline=None)
+def test_early_rejection_decision_equals_full_evaluation(v3_eval, floor):
+    ev, cfg, full = v3_eval
+    fresh = Evaluator(ev.model, ev.splits, batch_size=100, quiet=True)  # no memo: really recompute
+    r = fresh.accuracy(cfg, floor=floor)
+    assert r.passed == passes(full.correct, full.n, floor)
+    if not r.passed:
+        assert not r.complete or r.seen == r.n
+        assert r.forwarded <= full.n and r.upper_bound < floor + 1e-12
+    else:
+        assert r.complete and r.correct == full.correct
+
+
+def test_early_rejection_saves_images(v3_eval):
+    ev, cfg, full = v3_eval
+    fresh = Evaluator(ev.model, ev.splits, batch_size=100, quiet=True)
+    r = fresh.accuracy(cfg, floor=min(1.0, full.accuracy + 0.3))
+    assert r.passed is False and r.forwarded < full.n and not r.complete
+
+
+def test_required_correct_absorbs_float_noise():
+    assert required_correct(0.9 - 0.015, 5000) == 4425
+    assert required_correct(0.885, 5000) == 4425
+    assert passes(4425, 5000, 0.885) and not passes(4424, 5000, 0.885)
+
+
+def test_drift_zero_for_fp32_grows_with_fewer_bits_and_is_deterministic(small_splits):
+    model = create_model("sdtv2_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=200, quiet=True)
+    fp32 = ev.drift(QuantConfig())
+    assert fp32.drift == 0 and fp32.spike_disagreement == 0 and set(fp32.per_layer.values()) == {0.0}
+    drifts = [ev.drift(QuantConfig(blocks={"ConvBlock2_1.0": b})).drift for b in (16, 8, 4, 2)]
+    assert 0 < drifts[0] < drifts[1] < drifts[2] < drifts[3]
+    again = Evaluator(create_model("sdtv2_tiny", checkpoint="default"), small_splits, batch_size=64, quiet=True)
+    d = again.drift(QuantConfig(blocks={"ConvBlock2_1.0": 4}))
+    assert d.drift == pytest.approx(drifts[2], rel=1e-9)
+    # layers before the quantized block do not drift
+    layer = ev.drift(QuantConfig(blocks={"ConvBlock2_1.0": 4})).per_layer
+    assert layer["ConvBlock1_1.0.lif1"] == 0.0 and layer["ConvBlock2_1.0.lif2"] > 0
+
+
+def test_memo_hit_after_rerun(tmp_path, small_splits):
+    model = random_model("sdtv3_tiny", seed=4)
+    cfg = QuantConfig(default=4)
+    first = Evaluator(model, small_splits, memo=tmp_path / "memo.sqlite", quiet=True)
+    a, d = first.accuracy(cfg), first.drift(cfg)
+    first.close()
+    second = Evaluator(model, small_splits, memo=tmp_path / "memo.sqlite", quiet=True)
+    b, e = second.accuracy(cfg), second.drift(cfg)
+    assert b.from_memo and e.from_memo and second.counters["evaluations"] == 0
+    assert (a.correct, a.correct5) == (b.correct, b.correct5) and d.per_layer == e.per_layer
+    assert second.counters["images_forwarded"] == 0
+
+
+def test_memo_keys_on_weights_and_split(tmp_path, small_splits):
+    cfg = QuantConfig(default=4)
+    ev = Evaluator(random_model("sdtv3_tiny", seed=4), small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    ev.accuracy(cfg)
+    other = Evaluator(random_model("sdtv3_tiny", seed=5), small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    assert not other.accuracy(cfg).from_memo
+    assert not ev.accuracy(cfg, split="minibatch").from_memo
+
+
+def test_rejection_in_memo_is_reused_only_for_higher_floors(tmp_path, v3_eval):
+    ev0, cfg, full = v3_eval
+    ev = Evaluator(ev0.model, ev0.splits, memo=tmp_path / "m.sqlite", batch_size=100, quiet=True)
+    floor = full.accuracy + 0.2
+    assert ev.accuracy(cfg, floor=floor).passed is False
+    assert ev.accuracy(cfg, floor=floor + 0.05).from_memo
+    r = ev.accuracy(cfg, floor=full.accuracy - 0.01)  # lower floor: must recompute, and passes
+    assert not r.from_memo and r.passed and r.complete
+
+
+def test_corrupted_memo_is_reported_once_and_rebuilt(tmp_path, small_splits, caplog):
+    path = tmp_path / "memo.sqlite"
+    ev = Evaluator(random_model("sdtv3_tiny", seed=4), small_splits, memo=path, quiet=True)
+    ev.accuracy(QuantConfig(default=8))
+    ev.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:100] + b"\x00garbage" * 50)
+    with caplog.at_level(logging.WARNING, logger="aq4svit.memo"):
+        memo = Memo(path)
+        memo.get("x")
+        memo.put("k", "accuracy", {"a": 1})
+    assert memo.rebuilt and memo.get("k") == {"a": 1}
+    assert sum("corrupted" in r.message for r in caplog.records) == 1
+    assert (tmp_path / "memo.sqlite.corrupt").exists()
+    path.write_bytes(b"")  # truncated to nothing: an empty file is a valid empty database
+    assert Memo(path).get("k") is None
+
+
+def test_cache_respects_its_byte_budget(small_splits):
+    model = create_model("sdtv2_tiny", checkpoint="default")
+    budget = 3_000_000
+    ev = Evaluator(model, small_splits, batch_size=200, cache_bytes=budget, quiet=True)
+    for cfg in random_configs(ev.structure, 8, seed=1):
+        ev.accuracy(cfg)
+        ev.drift(cfg)
+        assert ev.cache.used_bytes <= budget
+    assert ev.cache.evictions > 0 and len(ev.cache) > 0
+
+
+def test_pinned_entries_survive_eviction(small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=200, cache_bytes=4_000_000, quiet=True)
+    state = QuantConfig(default=8)
+    ev.pin(state)
+    ev.accuracy(state)
+    for cfg in random_configs(ev.structure, 6, seed=2):
+        ev.accuracy(cfg)
+    r = ev.accuracy(QuantConfig(default=8, blocks={"head": 4}))
+    assert r.start_block == ev.n_blocks - 1
+
+
+def test_unknown_split_is_a_clear_error(small_splits):
+    ev = Evaluator(random_model("sdtv3_tiny"), small_splits, quiet=True)
+    with pytest.raises(Exception, match="unknown split 'val'"):
+        ev.accuracy(QuantConfig(), split="val")
+
+
+def test_weights_are_restored_after_evaluations(small_splits):
+    model = random_model("sdtv2_tiny", seed=9)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ev = Evaluator(model, small_splits, quiet=True)
+    ev.accuracy(QuantConfig(default=3))
+    ev.drift(QuantConfig(default=3))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
