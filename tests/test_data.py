@@ -68,7 +68,7 @@ def test_split_size_is_configurable():
 
 def test_batches_are_normalised_tensors_in_split_order(small_splits):
     split = small_splits["minibatch"]
-    xs, ys = zip(*split.batches(25))
+    xs, ys = zip(*split.batches(25), strict=True)
     x, y = torch.cat(xs), torch.cat(ys)
     assert x.shape == (64, 1, 28, 28) and x.dtype == torch.float32
     assert torch.equal(y, split.labels)

@@ -7,7 +7,14 @@ import torch
 from aq4svit_lib.errors import ConfigError
 from aq4svit_lib.models import create_model
 from aq4svit_lib.quant import (
-    MemoryModel, QuantConfig, QuantScheme, WeightQuantizer, export_packed, load_packed, memory_report, paper_notation,
+    MemoryModel,
+    QuantConfig,
+    QuantScheme,
+    WeightQuantizer,
+    export_packed,
+    load_packed,
+    memory_report,
+    paper_notation,
 )
 from aq4svit_lib.quant.export import pack_bits, read_packed_header, unpack_bits
 from tests.conftest import random_model

@@ -15,10 +15,10 @@ which the evaluator's caches key on.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -74,7 +74,7 @@ class Split:
         """(images, labels) batches in split order; batch k always holds the same examples."""
         return self._fetch(self.indices, batch_size)
 
-    def head(self, n: int, name: str) -> "Split":
+    def head(self, n: int, name: str) -> Split:
         """The first ``n`` examples as a split of their own (how ``minibatch`` is made)."""
         if n > len(self):
             raise DataError(f"split {self.name!r} has {len(self)} examples, fewer than the {n} requested")

@@ -11,8 +11,9 @@ the current search state) are dropped only when nothing else is left.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any
 
 import torch
 
@@ -28,7 +29,7 @@ class Entry:
 @dataclass
 class PrefixCache:
     budget_bytes: int = 1 << 30
-    _entries: "OrderedDict[Hashable, Entry]" = field(default_factory=OrderedDict)
+    _entries: OrderedDict[Hashable, Entry] = field(default_factory=OrderedDict)
     _pinned: set = field(default_factory=set)
     used_bytes: int = 0
     hits: int = 0

@@ -10,9 +10,9 @@ takes the image; the last block (the head) returns the logits. ``model(x)`` is e
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Callable
 
 import torch
 from torch import nn

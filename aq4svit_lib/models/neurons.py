@@ -18,7 +18,7 @@ with :func:`observe_neurons`; that is the raw material of AQ4SViT's drift gate.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn

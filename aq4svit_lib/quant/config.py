@@ -44,11 +44,11 @@ class QuantConfig:
 
     # -- construction ---------------------------------------------------------------------
     @classmethod
-    def uniform(cls, bits: int, scheme: QuantScheme | None = None, model: str | None = None) -> "QuantConfig":
+    def uniform(cls, bits: int, scheme: QuantScheme | None = None, model: str | None = None) -> QuantConfig:
         return cls(default=bits, scheme=scheme or QuantScheme(), model=model)
 
     @classmethod
-    def from_layer_bits(cls, bits: dict[str, int], structure: QuantStructure, scheme: QuantScheme | None = None, model: str | None = None) -> "QuantConfig":
+    def from_layer_bits(cls, bits: dict[str, int], structure: QuantStructure, scheme: QuantScheme | None = None, model: str | None = None) -> QuantConfig:
         """A compact config that resolves to ``bits``: each level records only where it differs from its parent."""
         from collections import Counter
 
@@ -135,7 +135,7 @@ class QuantConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> "QuantConfig":
+    def from_dict(cls, d: dict, source: str = "config") -> QuantConfig:
         if not isinstance(d, dict):
             raise ConfigError(f"{source}: a quant config is a JSON object")
         if d.get("format") != FORMAT:
@@ -172,7 +172,7 @@ class QuantConfig:
         return write_text_atomic(path, self.to_json() + "\n")
 
     @classmethod
-    def load(cls, path: str | Path) -> "QuantConfig":
+    def load(cls, path: str | Path) -> QuantConfig:
         path = Path(path)
         try:
             d = json.loads(path.read_text())

@@ -75,12 +75,12 @@ class MemoryModel:
     def total_bytes(self, bits: dict[str, int], scheme: QuantScheme) -> int:
         return self.fixed_bytes + sum(self.layer_bytes(n, c, bits[name], scheme) for name, (n, c) in self._layers.items())
 
-    def report(self, bits: dict[str, int], scheme: QuantScheme) -> "MemoryReport":
+    def report(self, bits: dict[str, int], scheme: QuantScheme) -> MemoryReport:
         t = self.table.copy()
         t["bits"] = [bits[layer] if isinstance(layer, str) else FP32 for layer in t.layer]
         t["bytes"] = [
             self.layer_bytes(n, c, b, scheme) if isinstance(layer, str) else n * FP32_BYTES
-            for layer, n, c, b in zip(t.layer, t.numel, t.channels, t.bits)
+            for layer, n, c, b in zip(t.layer, t.numel, t.channels, t.bits, strict=True)
         ]
         t["fp32_bytes"] = t.numel * FP32_BYTES
         return MemoryReport(t)

@@ -61,7 +61,7 @@ class QuantScheme:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "QuantScheme":
+    def from_dict(cls, d: dict) -> QuantScheme:
         unknown = set(d) - {"scheme", "granularity", "rounding", "int_bits", "seed"}
         if unknown:
             raise UsageError(f"unknown scheme field(s) {choices(unknown)}; valid: scheme, granularity, rounding, int_bits, seed")
