@@ -168,6 +168,18 @@ def cmd_search(args) -> int:
     return 0
 
 
+# -- reproduce -------------------------------------------------------------------------------------
+def cmd_reproduce(args) -> int:
+    from .reproduce import run_notebooks
+
+    only = [n for part in (args.only or []) for n in part.split(",") if n]
+    timings = run_notebooks(args.profile, only or None, imagenet_root=args.imagenet_root, checkpoint_dir=args.checkpoint_dir,
+                            include_optional=False)
+    total = sum(t["seconds"] for t in timings)
+    print(f"executed {len(timings)} notebooks in {total:.0f} s; figures in figures/ (default profile) or results/<profile>/figures")
+    return 0
+
+
 # -- train ---------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .training import TrainConfig, train
@@ -245,6 +257,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("reproduce", help="execute the notebooks headless (papermill): figures, tables, results")
+    p.add_argument("--profile", default="default", help="ci, default, full or imagenet")
+    p.add_argument("--only", action="append", help="run only these notebooks (prefixes such as 02 or 04_aq4svit_search)")
+    p.add_argument("--imagenet-root", help="imagenet profile: ImageNet folder with val/")
+    p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
+    p.add_argument("--threads", type=int, default=0)
+    p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("train", help="train a default model on the Fashion-MNIST train split")
     p.add_argument("--model", default="sdtv2_tiny")

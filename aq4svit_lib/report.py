@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 import pandas as pd
 import torch
 
@@ -33,13 +36,280 @@ def zoo_table() -> pd.DataFrame:
 
 def to_markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     """Markdown table without the optional ``tabulate`` dependency."""
+
     def fmt(v):
         if isinstance(v, float):
             return format(v, floatfmt)
         return str(v)
 
     cols = list(df.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     for row in df.itertuples(index=False):
         lines.append("| " + " | ".join(fmt(v) for v in row) + " |")
     return "\n".join(lines) + "\n"
+
+
+def save_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
+    """Write ``<directory>/tables/<name>.csv`` and ``.md``; return the CSV path."""
+    from .ioutil import write_text_atomic
+
+    tables = Path(directory) / "tables"
+    write_text_atomic(tables / f"{name}.md", to_markdown(df))
+    return write_text_atomic(tables / f"{name}.csv", df.to_csv(index=False))
+
+
+# -- model baselines ---------------------------------------------------------------------------
+def memory_breakdown(model) -> pd.DataFrame:
+    """FP32 bytes and parameters per stage and block (tidy: one row per block)."""
+    from .quant import MemoryModel
+
+    mm = MemoryModel(model)
+    t = mm.table.copy()
+    t["fp32_bytes"] = t.numel * 4
+    df = t.groupby(["stage", "block"], sort=False)[["numel", "fp32_bytes"]].sum().reset_index()
+    df["share"] = df.fp32_bytes / df.fp32_bytes.sum()
+    return df
+
+
+def firing_rates(model, split, batch_size: int = 256) -> pd.DataFrame:
+    """Mean output (spike rate, or normalised multi-spike count) of every neuron layer on ``split``."""
+    from .models import record_membranes
+
+    sums: dict[str, float] = {}
+    n = 0
+    with torch.inference_mode():
+        for x, _ in split.batches(batch_size):
+            with record_membranes(model) as rec:
+                model(x)
+            for k, v in rec.firing_rates().items():
+                sums[k] = sums.get(k, 0.0) + v * len(x)
+            n += len(x)
+    blocks = model.quant_structure().blocks
+    def owner(name):
+        for b in blocks:
+            if any(name == p or name.startswith(p + ".") for p in b.modules):
+                return b.name, b.stage
+        return "head", "head"
+    rows = [{"neuron": k, "block": owner(k)[0], "stage": owner(k)[1], "rate": v / n, "order": i} for i, (k, v) in enumerate(sums.items())]
+    return pd.DataFrame(rows)
+
+
+def model_baseline(name: str, splits: dict, checkpoint="default", batch_size: int = 500) -> dict:
+    """FP32 accuracy on search and test, eval time of the test split, params and memory."""
+    from .evaluate import Evaluator
+    from .quant import QuantConfig
+
+    model = create_model(name, checkpoint=checkpoint)
+    with Evaluator(model, splits, batch_size=batch_size, quiet=True) as ev:
+        search = ev.accuracy(QuantConfig(), "search")
+        t0 = time.perf_counter()
+        test = ev.accuracy(QuantConfig(), "test")
+        seconds = time.perf_counter() - t0
+    mem = memory_breakdown(model)
+    row = {
+        "model": name,
+        "params": sum(p.numel() for p in model.parameters()),
+        "fp32_MB": mem.fp32_bytes.sum() / 2**20,
+        "search_accuracy": search.accuracy,
+        "test_accuracy": test.accuracy,
+        "test_eval_seconds": seconds,
+        "test_images": test.n,
+    }
+    for stage, share in mem.groupby("stage", sort=False).share.sum().items():
+        row[f"share_stage_{stage}"] = share
+    return row
+
+
+# -- searches ------------------------------------------------------------------------------------
+def outcome_row(outcome, label: str | None = None) -> dict:
+    r = outcome.result
+    return {
+        "model": r["model"],
+        "method": label or r["method"],
+        "fp32_search": r["fp32"]["search_accuracy"],
+        "fp32_test": r["fp32"]["test_accuracy"],
+        "search_accuracy": r["final"]["search_accuracy"],
+        "test_accuracy": r["final"]["test_accuracy"],
+        "search_drop_pts": 100 * (r["fp32"]["search_accuracy"] - r["final"]["search_accuracy"]),
+        "test_drop_pts": 100 * (r["fp32"]["test_accuracy"] - r["final"]["test_accuracy"]),
+        "meets_delta": bool(r["final"]["meets_constraint"]),
+        "memory_bytes": r["memory_bytes"],
+        "saving_vs_fp32": r["saving_vs_fp32"],
+        "mean_bits": r["final"]["mean_bits"],
+        "search_seconds": r["search_seconds"],
+        "generated": r["evaluations"]["generated"],
+        "gated": r["evaluations"]["gated"],
+        "minibatch": r["evaluations"]["minibatch"],
+        "full": r["evaluations"]["full"],
+        "images_forwarded": r["images_forwarded"],
+        "energy_saving_bit_aware": r.get("energy", {}).get("saving_bit_aware"),
+    }
+
+
+def comparison_table(outcomes: dict) -> pd.DataFrame:
+    """QSViT vs AQ4SViT per model: accuracy, memory saving vs FP32 and vs QSViT, time, speed-up."""
+    rows = [outcome_row(o, label) for (model, label), o in outcomes.items()]
+    df = pd.DataFrame(rows)
+    q = df[df.method == "qsvit"].set_index("model")
+    df["saving_vs_qsvit"] = [1 - row.memory_bytes / q.loc[row.model, "memory_bytes"] if row.model in q.index else None for row in df.itertuples()]
+    df["speedup_vs_qsvit"] = [q.loc[row.model, "search_seconds"] / row.search_seconds if row.model in q.index and row.search_seconds else None
+                              for row in df.itertuples()]
+    return df
+
+
+def block_bits(outcome) -> pd.DataFrame:
+    """Mean bits of every block of a search's final config (for the bit-map figure)."""
+    from .search.common import mean_bits  # noqa: F401  (same weighting)
+
+    with torch.device("meta"):
+        structure = create_model(outcome.result["model"]).quant_structure()
+    rows = []
+    for b in structure.blocks:
+        layers = structure.layers_of(b.name)
+        if not layers:
+            continue
+        total = sum(layer.params for layer in layers)
+        mean = sum(layer.params * outcome.bits[layer.name] for layer in layers) / total
+        rows.append({"block": b.name, "stage": b.stage, "kind": b.kind, "mean_bits": mean,
+                     "min_bits": min(outcome.bits[layer.name] for layer in layers)})
+    return pd.DataFrame(rows)
+
+
+def phase_times(outcome) -> pd.DataFrame:
+    rows = [{"phase": k, **v} for k, v in outcome.result["phases"].items() if k != "final"]
+    return pd.DataFrame(rows)
+
+
+# -- drift as a proxy --------------------------------------------------------------------------------
+def drift_study(trace: pd.DataFrame, fp32_search: float) -> pd.DataFrame:
+    """Candidates of a gate-free search with both drift and full search accuracy."""
+    df = trace[trace.drift.notna() & trace.search_accuracy.notna()].copy()
+    df["drop_pts"] = 100 * (fp32_search - df.search_accuracy)
+    return df[["index", "phase", "unit", "drift", "drift_max", "spike_disagreement", "minibatch_accuracy",
+               "search_accuracy", "drop_pts", "memory_bytes", "decision"]].reset_index(drop=True)
+
+
+def gate_quality(df: pd.DataFrame, tau: float, floor: float) -> dict:
+    """Precision / recall of 'prune when drift > tau' at predicting infeasibility (accuracy < floor)."""
+    from scipy.stats import spearmanr
+
+    infeasible = df.search_accuracy < floor - 1e-12
+    pruned = df.drift > tau
+    tp = int((pruned & infeasible).sum())
+    rho = spearmanr(df.drift, df.drop_pts).statistic if len(df) > 2 else float("nan")
+    return {
+        "candidates": len(df),
+        "infeasible": int(infeasible.sum()),
+        "tau": tau,
+        "pruned": int(pruned.sum()),
+        "precision": tp / int(pruned.sum()) if pruned.any() else float("nan"),
+        "recall": tp / int(infeasible.sum()) if infeasible.any() else float("nan"),
+        "false_prunes": int((pruned & ~infeasible).sum()),
+        "spearman_rho": float(rho),
+    }
+
+
+def attention_findings(tables: dict[str, pd.DataFrame], fp32: float, collapse_drop: float = 20.0) -> pd.DataFrame:
+    """QSViT's claim 'attention collapses at 16 bits', checked on the per-kind sweeps of each scheme."""
+    rows = []
+    for scheme, t in tables.items():
+        k = t[(t.sweep == "kind") & t.layer_kind.isin(["q", "k", "v", "proj"])]
+        top = k.bits.max()
+        for row in k[k.bits == top].itertuples():
+            rows.append({"scheme": scheme, "layer_kind": row.layer_kind, "bits": row.bits, "accuracy": row.accuracy,
+                         "drop_pts": row.drop, "collapses": row.drop > collapse_drop})
+        net = t[(t.sweep == "network")]
+        for row in net.itertuples():
+            rows.append({"scheme": scheme, "layer_kind": "whole network", "bits": row.bits, "accuracy": row.accuracy,
+                         "drop_pts": row.drop, "collapses": row.drop > collapse_drop})
+    return pd.DataFrame(rows)
+
+
+def _structure(model: str):
+    with torch.device("meta"):
+        return create_model(model).quant_structure()
+
+
+def _group_bits(per_group: dict[str, int], structure) -> dict[str, int]:
+    bits = {}
+    for group, b in per_group.items():
+        block, kind = group.split(":")
+        for layer in structure.layers_of(block):
+            if layer.kind == kind:
+                bits[layer.name] = b
+    return bits
+
+
+def base_settings_table(runs: dict) -> pd.DataFrame:
+    """QSViT bSettingL / bSettingH per run: whole-network accuracy, memory, per-stage notation."""
+    from .quant import paper_notation
+
+    rows = []
+    for (model, label), run in runs.items():
+        r = run.result
+        s = _structure(model)
+        for name in ("bSettingH", "bSettingL"):
+            bits = _group_bits(r[name], s)
+            info = r["base_settings"][name]
+            rows.append({"model": model, "run": label, "setting": name, "search_accuracy": info["search_accuracy"],
+                         "drop_pts": 100 * (r["fp32"]["search_accuracy"] - info["search_accuracy"]),
+                         "saving_vs_fp32": 1 - info["memory_bytes"] / r["fp32_bytes"], "meets_target": info["meets_target"],
+                         "notation": " ".join(f"{k}:{v}" for k, v in paper_notation(bits, s).items())})
+    return pd.DataFrame(rows)
+
+
+def final_settings_table(runs: dict) -> pd.DataFrame:
+    rows = []
+    for (model, label), run in runs.items():
+        r = run.result
+        rows.append({
+            "model": model, "run": label, "delta": r["delta"], "search_accuracy": r["final"]["search_accuracy"],
+            "test_accuracy": r["final"]["test_accuracy"], "fp32_test": r["fp32"]["test_accuracy"],
+            "saving_vs_fp32": r["saving_vs_fp32"], "energy_saving_sdt": r["energy"]["saving_sdt_convention"],
+            "energy_saving_bit_aware": r["energy"]["saving_bit_aware"], "meets_delta": r["final"]["meets_constraint"],
+            "notation": " ".join(f"{k}:{v}" for k, v in r["final"]["paper_notation"].items()),
+        })
+    return pd.DataFrame(rows)
+
+
+def feasible_points(outcomes) -> pd.DataFrame:
+    """Every configuration the given searches evaluated in full and found feasible, de-duplicated."""
+    from .search.common import pareto_front
+
+    frames = []
+    for o in outcomes:
+        t = o.trace
+        if "search_accuracy" not in t:
+            continue
+        ok = t[t.search_accuracy.notna() & (t.search_accuracy >= o.result["floor"] - 1e-12)]
+        frames.append(ok[["key", "memory_bytes", "search_accuracy"]].assign(method=o.result["method"]))
+    df = pd.concat(frames).drop_duplicates("key").reset_index(drop=True)
+    fp32_bytes = outcomes[0].result["fp32_bytes"]
+    df["saving_vs_fp32"] = 1 - df.memory_bytes / fp32_bytes
+    df["on_front"] = pareto_front(df)
+    return df
+
+
+def drift_study_for(prof, model: str, outcomes, batch_size: int | None = None) -> pd.DataFrame:
+    """Drift and *full* search accuracy of every candidate the searches screened (pruned ones included)."""
+    from .evaluate import Evaluator
+    from .quant import QuantConfig
+    from .reproduce import profile_model, profile_splits, results_dir
+
+    seen, rows = set(), []
+    for o in outcomes:
+        t = o.trace
+        for rec in t[t.drift.notna()].to_dict("records"):
+            if rec["key"] in seen:
+                continue
+            seen.add(rec["key"])
+            rows.append(rec)
+    memo = results_dir(prof) / model / "drift_study.sqlite"
+    fp32 = outcomes[0].result["fp32"]["search_accuracy"]
+    with Evaluator(profile_model(prof, model), profile_splits(prof, model), memo=memo, batch_size=batch_size or prof.batch_size,
+                   device=prof.device) as ev:
+        for rec in rows:
+            if rec.get("search_accuracy") is None or pd.isna(rec.get("search_accuracy")):
+                rec["search_accuracy"] = ev.accuracy(QuantConfig.from_dict(rec["config"]), "search").accuracy
+    df = pd.DataFrame(rows)
+    return drift_study(df, fp32)

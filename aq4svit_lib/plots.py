@@ -1,0 +1,213 @@
+"""Figures, drawn from the tidy tables of :mod:`aq4svit_lib.report` and the result folders.
+
+Every function takes DataFrames / dicts and returns a matplotlib Figure; :func:`save` writes PNG
+and PDF. Axis labels carry units; the styling is seaborn's ``whitegrid`` with the colorblind palette.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+DECISION_COLORS = {
+    "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_early": "#f4a261",
+    "pruned_drift": "#6d597a", "pruned_minibatch": "#b56576", "repair": "#264653",
+}
+METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653"}
+
+
+def style() -> None:
+    sns.set_theme(style="whitegrid", palette="colorblind", context="notebook")
+    plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 150, "savefig.bbox": "tight"})
+
+
+def save(fig, name: str, directory: str | Path) -> list[Path]:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
+    for p in paths:
+        fig.savefig(p)
+    return paths
+
+
+# -- 01 models ------------------------------------------------------------------------------------
+def memory_share(breakdowns: dict[str, pd.DataFrame]):
+    """Stacked bars: share of FP32 memory per stage, one bar per model; and per block."""
+    style()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 2]})
+    stages = pd.DataFrame({m: df.groupby("stage", sort=False).share.sum() for m, df in breakdowns.items()}).T.fillna(0)
+    stages.mul(100).plot.bar(stacked=True, ax=axes[0], rot=0)
+    axes[0].set(ylabel="share of FP32 memory (%)", xlabel="", title="Memory per stage")
+    axes[0].legend(title="stage", fontsize=8)
+    for m, df in breakdowns.items():
+        axes[1].plot(range(len(df)), df.share * 100, marker="o", label=m)
+    longest = max(breakdowns.values(), key=len)
+    axes[1].set_xticks(range(len(longest)), longest.block, rotation=75, fontsize=7)
+    axes[1].set(ylabel="share of FP32 memory (%)", title="Memory per block (in forward order)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def firing_rates(rates: dict[str, pd.DataFrame]):
+    style()
+    fig, axes = plt.subplots(len(rates), 1, figsize=(12, 2.6 * len(rates)), squeeze=False)
+    for ax, (model, df) in zip(axes[:, 0], rates.items(), strict=True):
+        sns.barplot(data=df, x="order", y="rate", hue="stage", dodge=False, ax=ax, legend=ax is axes[0, 0])
+        ax.set(xlabel="spiking neuron layer (forward order)", ylabel="mean output per step", title=model)
+        ax.set_xticks([])
+    fig.tight_layout()
+    return fig
+
+
+# -- 02 sensitivity -------------------------------------------------------------------------------
+def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str = ""):
+    """One heat-map panel per stage: rows = layer group (block : kind), columns = bits."""
+    style()
+    groups = table[table.sweep == "group"].copy()
+    groups["group"] = groups.block + " : " + groups.layer_kind
+    stages = list(dict.fromkeys(groups.stage))
+    heights = [groups[groups.stage == s].group.nunique() for s in stages]
+    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 0.28 * max(heights) + 2), squeeze=False)
+    scale = 100 if value == "accuracy" else 1
+    vmin, vmax = (groups[value] * scale).min(), (groups[value] * scale).max()
+    for ax, stage in zip(axes[0], stages, strict=True):
+        pivot = groups[groups.stage == stage].pivot_table(index="group", columns="bits", values=value, sort=False) * scale
+        pivot = pivot[sorted(pivot.columns, reverse=True)]
+        sns.heatmap(pivot, ax=ax, annot=True, fmt=".1f", cmap="RdYlGn" if value == "accuracy" else "RdYlGn_r", vmin=vmin, vmax=vmax,
+                    cbar=ax is axes[0, -1], annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)" if value == "accuracy" else "drop (points)"})
+        ax.set(title=f"stage {stage}", xlabel="weight bits", ylabel="")
+        ax.tick_params(axis="y", labelsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def uniform_sweeps(tables: dict[str, pd.DataFrame]):
+    """Whole-network and per-kind uniform precision sweeps, one line per scheme."""
+    style()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for scheme, t in tables.items():
+        net = t[t.sweep == "network"].sort_values("bits")
+        axes[0].plot(net.bits, net.accuracy * 100, marker="o", label=scheme)
+    axes[0].set(xlabel="weight bits (whole network)", ylabel="search accuracy (%)", title="Uniform precision, whole network")
+    axes[0].set_xscale("log", base=2)
+    axes[0].legend()
+    rows = []
+    for scheme, t in tables.items():
+        k = t[t.sweep == "kind"].copy()
+        k["scheme"] = scheme
+        rows.append(k)
+    kinds = pd.concat(rows)
+    kinds["label"] = kinds.layer_kind + " @" + kinds.bits.astype(str)
+    sns.barplot(data=kinds, x="layer_kind", y="drop", hue=kinds.scheme + " " + kinds.bits.astype(str) + "b", ax=axes[1])
+    axes[1].set(xlabel="layer kind (all blocks at once)", ylabel="accuracy drop (points)", title="One layer kind at a time")
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+# -- 03 / 04 searches --------------------------------------------------------------------------------
+def search_trace(trace: pd.DataFrame, fp32_bytes: int, title: str = ""):
+    """Memory of every candidate in evaluation order, coloured by the gate / search decision."""
+    style()
+    fig, ax = plt.subplots(figsize=(10, 4))
+    for decision, df in trace.groupby("decision"):
+        ax.scatter(df["index"], df.memory_bytes / fp32_bytes * 100, s=18, label=decision, color=DECISION_COLORS.get(decision))
+    best = trace[trace.decision.isin(["accepted", "kept"])]
+    if len(best):
+        ax.step(best["index"], best.memory_bytes.cummin() / fp32_bytes * 100, where="post", color="k", lw=1, label="best feasible so far")
+    ax.set(xlabel="candidate (evaluation order)", ylabel="memory (% of FP32)", title=title)
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    return fig
+
+
+def bit_map(maps: dict[str, pd.DataFrame]):
+    """Mean bits per block (rows = method, columns = blocks)."""
+    style()
+    df = pd.DataFrame({label: m.set_index("block").mean_bits for label, m in maps.items()}).T
+    fig, ax = plt.subplots(figsize=(max(8, 0.55 * df.shape[1]), 0.6 * df.shape[0] + 1.8))
+    sns.heatmap(df, annot=True, fmt=".0f", cmap="viridis_r", cbar_kws={"label": "weight bits (parameter-weighted mean)"}, ax=ax,
+                annot_kws={"fontsize": 8}, vmin=2, vmax=32)
+    ax.set(xlabel="block", ylabel="")
+    ax.tick_params(axis="x", rotation=75, labelsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def phase_times(df: pd.DataFrame, title: str = ""):
+    style()
+    fig, ax = plt.subplots(figsize=(7, 3))
+    sns.barplot(data=df, y="phase", x="seconds", ax=ax, color="#2a9d8f")
+    ax.set(xlabel="wall-clock time (s)", ylabel="", title=title)
+    fig.tight_layout()
+    return fig
+
+
+def expsettings(explored: pd.DataFrame, floor: float, fp32_bytes: int):
+    style()
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    colors = explored.kept.map({True: DECISION_COLORS["kept"], False: DECISION_COLORS["rejected"]})
+    acc = explored.search_accuracy.fillna(0) * 100
+    ax.bar(explored.exp_setting, acc, color=colors)
+    ax.axhline(floor * 100, color="k", ls="--", lw=1, label="target (FP32 - delta)")
+    ax.set(xlabel="ExpSetting", ylabel="search accuracy (%)", ylim=(max(0, acc[acc > 0].min() - 5) if (acc > 0).any() else 0, 100))
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+# -- 05 comparison ----------------------------------------------------------------------------------
+def pareto_scatter(points: dict[str, pd.DataFrame], finals: pd.DataFrame, floor: dict[str, float]):
+    """Every feasible config (accuracy vs memory) with the front, and each method's final config."""
+    style()
+    models = list(points)
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        df = points[model]
+        ax.scatter(df.saving_vs_fp32 * 100, df.search_accuracy * 100, s=10, color="#adb5bd", label="feasible configs")
+        front = df[df.on_front].sort_values("saving_vs_fp32")
+        ax.plot(front.saving_vs_fp32 * 100, front.search_accuracy * 100, color="k", lw=1, label="Pareto front")
+        for row in finals[finals.model == model].itertuples():
+            ax.scatter(row.saving_vs_fp32 * 100, row.search_accuracy * 100, s=90, marker="*", color=METHOD_COLORS.get(row.method), label=row.method,
+                       zorder=5, edgecolor="k")
+        if model in floor:
+            ax.axhline(floor[model] * 100, color="k", ls="--", lw=0.8, label="FP32 - delta")
+        ax.set(xlabel="memory saving vs FP32 (%)", ylabel="search accuracy (%)", title=model)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def search_time_bars(table: pd.DataFrame):
+    style()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    sns.barplot(data=table, x="model", y="search_seconds", hue="method", palette=METHOD_COLORS, ax=axes[0])
+    axes[0].set(ylabel="search wall-clock time (s)", xlabel="", title="Search time")
+    sns.barplot(data=table, x="model", y="images_forwarded", hue="method", palette=METHOD_COLORS, ax=axes[1])
+    axes[1].set(ylabel="images forwarded", xlabel="", title="Images forwarded", yscale="log")
+    fig.tight_layout()
+    return fig
+
+
+# -- 06 drift -----------------------------------------------------------------------------------------
+def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float, title: str = ""):
+    style()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    feasible = df.drop_pts <= delta + 1e-9
+    ax.scatter(df.drift[feasible], df.drop_pts[feasible], s=16, color=DECISION_COLORS["accepted"], label="meets delta")
+    ax.scatter(df.drift[~feasible], df.drop_pts[~feasible], s=16, color=DECISION_COLORS["rejected"], label="violates delta")
+    ax.axhline(delta, color="k", ls="--", lw=0.8, label=f"delta = {delta} points")
+    if tau is not None and np.isfinite(tau):
+        ax.axvline(tau, color=DECISION_COLORS["pruned_drift"], lw=1.2, label=f"tau = {tau:.3g}")
+    ax.set_xscale("symlog", linthresh=1e-3)
+    ax.set(xlabel="membrane-potential drift (mean relative L2 over layers)", ylabel="accuracy drop on search (points)",
+           title=f"{title}  Spearman rho = {rho:.2f}")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

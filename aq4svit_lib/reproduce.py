@@ -1,0 +1,210 @@
+"""Profiles and the notebook runner behind ``aq4svit reproduce`` / ``make reproduce``.
+
+Profiles fix every knob a notebook needs, so a notebook only takes ``profile`` (and, for the
+search notebook, ``method``) as parameters:
+
+- ``ci``: tiny splits and a short bit list; all notebooks in a few minutes (used by CI / tests);
+- ``default``: the embedded default, the three tiny models on Fashion-MNIST;
+- ``full``: the 5000-image search split and a second, finer bit list;
+- ``imagenet``: the official ImageNet checkpoints (``--imagenet-root``, ``--checkpoint-dir``), on a GPU.
+
+Searches write to ``results/<profile>/<model>/<name>/``; a folder whose ``settings.json`` matches
+the requested settings is reused (re-running a notebook is fast), otherwise it is recomputed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from .data import SplitSpec
+from .errors import UsageError, choices
+from .ioutil import write_json_atomic
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = (
+    "01_models_and_baselines",
+    "02_qsvit_sensitivity",
+    "03_qsvit_guided",
+    "04_aq4svit_search",
+    "05_comparison",
+    "06_drift_proxy",
+)
+OPTIONAL_NOTEBOOKS = ("00_train_default_models",)
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    models: tuple[str, ...] = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
+    dataset: str = "fashion_mnist"
+    search_size: int = 5000
+    minibatch_size: int = 256
+    bits: tuple[int, ...] = (32, 16, 12, 8, 4)
+    extra_bits: tuple[tuple[int, ...], ...] = ()  # further bit lists (full profile)
+    delta: float = 1.5  # AQ4SViT's constraint, also used for QSViT in the comparison
+    qsvit_paper_delta: float = 2.1
+    beam_width: int = 3
+    batch_size: int = 500
+    sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
+    checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
+    device: str | None = None
+    imagenet_root: str | None = None
+
+    @property
+    def spec(self) -> SplitSpec:
+        return SplitSpec(self.search_size, self.minibatch_size, 0)
+
+    def checkpoint(self, model: str):
+        return dict(self.checkpoints).get(model)
+
+
+PROFILES = {
+    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, bits=(32, 8, 4), beam_width=2),
+    "default": Profile("default", search_size=2000, minibatch_size=256),
+    "full": Profile("full", search_size=5000, minibatch_size=256, extra_bits=((32, 8, 6, 4, 3, 2),)),
+    "imagenet": Profile("imagenet", models=("sdtv2_55m", "sdt_8_768", "sdtv3_19m"), dataset="imagenet", search_size=5000,
+                        minibatch_size=256, batch_size=64, sensitivity_model="sdtv2_55m"),
+}
+
+
+def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str | None = None) -> Profile:
+    if name not in PROFILES:
+        raise UsageError(f"unknown profile {name!r}; valid profiles: {choices(PROFILES)}")
+    prof = PROFILES[name]
+    imagenet_root = imagenet_root or os.environ.get("AQ4SVIT_IMAGENET_ROOT")
+    checkpoint_dir = checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR")
+    if prof.dataset == "imagenet":
+        if not imagenet_root or not checkpoint_dir:
+            raise UsageError("the imagenet profile needs --imagenet-root and --checkpoint-dir "
+                             "(or AQ4SVIT_IMAGENET_ROOT / AQ4SVIT_CHECKPOINT_DIR)")
+        ckpts = tuple((m, str(Path(checkpoint_dir) / IMAGENET_CHECKPOINTS[m])) for m in prof.models)
+        prof = replace(prof, imagenet_root=imagenet_root, checkpoints=ckpts, device=prof.device or "cuda")
+    return prof
+
+
+#: File names expected in --checkpoint-dir for the imagenet profile (official releases).
+IMAGENET_CHECKPOINTS = {"sdtv2_55m": "55M_kd.pth", "sdt_8_768": "8_768.pth", "sdtv3_19m": "19M.pth"}
+
+
+def results_dir(profile: Profile, base: str | Path | None = None) -> Path:
+    return Path(base or ROOT / "results") / profile.name
+
+
+def figures_dir(profile: Profile, base: str | Path | None = None) -> Path:
+    """The default profile writes the committed gallery (figures/); others write under results/."""
+    if base is not None:
+        return Path(base)
+    return ROOT / "figures" if profile.name == "default" else results_dir(profile) / "figures"
+
+
+@functools.lru_cache(maxsize=8)
+def _splits(prof: Profile, family: str):
+    from .data import load_splits
+
+    splits = load_splits(prof.dataset, prof.spec, root=prof.imagenet_root, family=family)
+    splits.pop("train", None)
+    return splits
+
+
+def profile_splits(prof: Profile, model: str) -> dict:
+    """The profile's splits for ``model`` (ImageNet transforms depend on the model family)."""
+    from .models import get_entry
+
+    return _splits(prof, get_entry(model).family)
+
+
+def profile_model(prof: Profile, model: str):
+    """``model`` with the profile's checkpoint (the shipped one for the *_tiny models)."""
+    from .models import create_model
+
+    return create_model(model, checkpoint=prof.checkpoint(model) or "default")
+
+
+# -- cached searches ------------------------------------------------------------------------------
+def ensure_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, **overrides):
+    """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome."""
+    from .search import run_search
+    from .search.results import load_result, read_trace
+
+    settings = dict(
+        method=method, model=model, delta=profile.delta, bits=list(profile.bits), beam_width=profile.beam_width,
+        spec=asdict(profile.spec), dataset=profile.dataset, checkpoint=profile.checkpoint(model), batch_size=profile.batch_size,
+    )
+    settings.update(overrides)
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = results_dir(profile, base) / model / (name or method)
+    stamp = out / "settings.json"
+    if stamp.exists() and (out / "result.json").exists() and json.loads(stamp.read_text()).get("digest") == digest:
+        return load_outcome(out, model, method)
+    kwargs = {k: v for k, v in settings.items() if k not in ("method", "model", "spec", "dataset")}
+    spec = SplitSpec(**settings["spec"])
+    t0 = time.perf_counter()
+    outcome = run_search(method, model, out=out, spec=spec, dataset=profile.dataset, data_root=profile.imagenet_root,
+                         device=profile.device, force=True, **kwargs)
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "seconds": time.perf_counter() - t0})
+    return outcome
+
+
+def load_outcome(out: Path, model: str, method: str):
+    """A finished result folder as a SearchOutcome (no recomputation)."""
+    import pandas as pd
+    import torch
+
+    from .models import create_model
+    from .quant import QuantConfig
+    from .search.results import load_result, read_trace
+    from .search.run import SearchOutcome
+
+    table_file = out / ("sensitivity.csv" if method == "qsvit" else "pareto.csv")
+    table = pd.read_csv(table_file) if table_file.exists() else None
+    config = QuantConfig.load(out / "config.json")
+    with torch.device("meta"):
+        structure = create_model(model).quant_structure()
+    return SearchOutcome(load_result(out), config, config.resolve(structure), read_trace(out / "trace.jsonl"), out, table)
+
+
+# -- running notebooks ----------------------------------------------------------------------------
+def run_notebooks(profile: str = "default", only: list[str] | None = None, *, imagenet_root=None, checkpoint_dir=None,
+                  output_dir: str | Path | None = None, include_optional: bool = False, log=print) -> list[dict]:
+    """Execute the notebooks with papermill into ``results/<profile>/executed/``; return timings."""
+    import papermill as pm
+
+    prof = get_profile(profile, imagenet_root, checkpoint_dir)
+    names = list(NOTEBOOKS) + (list(OPTIONAL_NOTEBOOKS) if include_optional else [])
+    if only:
+        unknown = [n for n in only if not any(nb.startswith(n) or nb == n for nb in names + list(OPTIONAL_NOTEBOOKS))]
+        if unknown:
+            raise UsageError(f"unknown notebook(s) {unknown}; valid: {choices(NOTEBOOKS + OPTIONAL_NOTEBOOKS)}")
+        names = [nb for nb in list(NOTEBOOKS) + list(OPTIONAL_NOTEBOOKS) if any(nb.startswith(n) for n in only)]
+    executed = Path(output_dir or results_dir(prof)) / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    env_backup = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = "Agg"
+    timings = []
+    try:
+        for nb in names:
+            params = {"profile": prof.name}
+            if prof.dataset == "imagenet":
+                params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
+            variants = [dict(params, method=m) for m in ("greedy", "beam")] if nb.startswith("04") else [params]
+            for p in variants:
+                suffix = f"_{p['method']}" if "method" in p else ""
+                t0 = time.perf_counter()
+                log(f"running {nb}{suffix} (profile {prof.name}) ...")
+                pm.execute_notebook(str(ROOT / "notebooks" / f"{nb}.ipynb"), str(executed / f"{nb}{suffix}.ipynb"),
+                                    parameters=p, cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3")
+                timings.append({"notebook": nb + suffix, "seconds": round(time.perf_counter() - t0, 1)})
+                log(f"  done in {timings[-1]['seconds']} s")
+    finally:
+        if env_backup is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = env_backup
+    write_json_atomic(executed / "timings.json", timings)
+    return timings

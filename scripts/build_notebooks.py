@@ -1,0 +1,313 @@
+"""Write the notebooks in notebooks/ from the cell sources below (stored without outputs).
+
+The notebooks only set parameters, call the library, plot and tabulate; edit them here (or in
+JupyterLab, then keep this file in sync) and run ``python scripts/build_notebooks.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat as nbf
+
+NB_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+SETUP = """\
+import warnings
+
+import pandas as pd
+
+from aq4svit_lib import plots
+from aq4svit_lib.reproduce import ensure_search, figures_dir, get_profile, profile_model, profile_splits
+from aq4svit_lib.report import save_table
+
+warnings.filterwarnings("ignore", category=UserWarning)
+prof = get_profile(profile, imagenet_root, checkpoint_dir)
+FIG = figures_dir(prof, figures_base)
+pd.set_option("display.width", 160, "display.max_columns", 30)
+print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"figures and tables -> {FIG}")"""
+
+PARAMS = """\
+# Parameters (papermill injects replacements below this cell)
+profile = "default"  # ci | default | full | imagenet
+figures_base = None  # None: figures/ for the default profile, results/<profile>/figures otherwise
+imagenet_root = None  # imagenet profile only
+checkpoint_dir = None  # imagenet profile only"""
+
+
+def notebook(title: str, intro: str, cells: list[tuple[str, str]], extra_params: str = "") -> nbf.NotebookNode:
+    nb = nbf.v4.new_notebook()
+    nb.metadata = {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+                   "language_info": {"name": "python"}}
+    params = nbf.v4.new_code_cell(PARAMS + ("\n" + extra_params if extra_params else ""))
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [nbf.v4.new_markdown_cell(f"# {title}\n\n{intro}"), params, nbf.v4.new_code_cell(SETUP)]
+    for kind, src in cells:
+        nb.cells.append(nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src))
+    return nb
+
+
+NOTEBOOKS = {}
+
+NOTEBOOKS["01_models_and_baselines"] = notebook(
+    "01 · Models and FP32 baselines",
+    "The three backbones of the Spike-Driven Transformer family as small Fashion-MNIST models with the official "
+    "architecture and depth (or, with the `imagenet` profile, the official checkpoints). For each: parameters, FP32 "
+    "memory per stage, FP32 accuracy on the `search` split (what the searches see) and the `test` split (what we "
+    "report), and evaluation time; then where the memory sits and how active the neurons are.",
+    [
+        ("code", """\
+from aq4svit_lib.report import firing_rates, memory_breakdown, model_baseline
+
+rows = []
+for name in prof.models:
+    rows.append(model_baseline(name, profile_splits(prof, name), checkpoint=prof.checkpoint(name) or "default",
+                               batch_size=prof.batch_size))
+baselines = pd.DataFrame(rows)
+save_table(baselines.round(4), "01_models", FIG)
+assert baselines.test_accuracy.between(0, 1).all() and baselines.search_accuracy.between(0, 1).all()
+baselines"""),
+        ("md", "**Memory per stage and block.** As in SDT v2's ImageNet models, stages 3 and 4 (the transformer blocks) "
+               "hold most of the weights; this is where a bit saved is worth most."),
+        ("code", """\
+breakdowns = {name: memory_breakdown(profile_model(prof, name)) for name in prof.models}
+fig = plots.memory_share(breakdowns)
+plots.save(fig, "01_memory_share", FIG)
+save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_memory_per_block", FIG);"""),
+        ("md", "**Firing rates per neuron layer** on the `minibatch` split (binary LIF spikes for SDT v1 / v2; for "
+               "SDT v3, the mean normalised multi-spike output)."),
+        ("code", """\
+rates = {name: firing_rates(profile_model(prof, name), profile_splits(prof, name)["minibatch"]) for name in prof.models}
+fig = plots.firing_rates(rates)
+plots.save(fig, "01_firing_rates", FIG)
+summary = pd.DataFrame([{"model": m, "layers": len(df), "mean_rate": df.rate.mean(), "silent_layers": int((df.rate == 0).sum())}
+                        for m, df in rates.items()])
+save_table(summary, "01_firing_summary", FIG)
+summary"""),
+    ],
+)
+
+NOTEBOOKS["02_qsvit_sensitivity"] = notebook(
+    "02 · QSViT Algorithm 1: layer-wise precision sensitivity",
+    "QSViT quantizes **one layer group at a time** (the rest FP32) at each precision and measures accuracy; groups "
+    "are the (block, layer kind) pairs of the model: downsample conv, separable conv PW / DW, channel conv, SDSA "
+    "Q / K / V (with their RepConv chains) and projection, MLP, head. The paper reports that attention collapses "
+    "already at 16 bits, which a max-abs scaled uniform quantizer cannot produce; the authors' earlier SNN work "
+    "used fixed-point formats. We therefore run the sweep with **both** schemes on the model the paper studied "
+    "(SDT v2): `uniform` (symmetric, per-channel scale) and `fixed_point` (Qm.n, per tensor, truncation; m chosen "
+    "from the weight range, see `aq4svit_lib.quant.quantizers`).",
+    [
+        ("code", """\
+from aq4svit_lib.quant import QuantScheme
+
+model = prof.sensitivity_model
+FIXED = QuantScheme("fixed_point", "per_tensor", "truncate")
+runs = {
+    "uniform": ensure_search(prof, model, "qsvit"),
+    "fixed_point": ensure_search(prof, model, "qsvit", name="qsvit_fixed_point", scheme=FIXED),
+}
+tables = {scheme: run.table for scheme, run in runs.items()}
+fp32 = runs["uniform"].result["fp32"]["search_accuracy"]
+print(f"{model}: FP32 search accuracy {fp32:.4f}")"""),
+        ("code", """\
+for scheme, table in tables.items():
+    fig = plots.sensitivity_panels(table, "accuracy", title=f"{model}: accuracy with one group quantized ({scheme})")
+    plots.save(fig, f"02_sensitivity_{scheme}", FIG)
+    save_table(table.round(5), f"02_sensitivity_{scheme}", FIG)
+    assert table.accuracy.between(0, 1).all()"""),
+        ("md", "**Uniform sweeps**: the whole network at one precision, and one layer kind across the whole network."),
+        ("code", """\
+fig = plots.uniform_sweeps(tables)
+plots.save(fig, "02_uniform_sweeps", FIG)
+net = pd.concat([t[t.sweep == "network"].assign(scheme=s) for s, t in tables.items()])
+net.pivot_table(index="bits", columns="scheme", values="accuracy").sort_index(ascending=False)"""),
+        ("md", "**Does 16-bit attention collapse?** The paper's finding, checked on the per-kind sweep (attention = Q, K, V and "
+               "projection of every transformer block at once)."),
+        ("code", """\
+from aq4svit_lib.report import attention_findings
+
+findings = attention_findings(tables, fp32)
+save_table(findings.round(4), "02_attention_findings", FIG)
+findings"""),
+    ],
+)
+
+NOTEBOOKS["03_qsvit_guided"] = notebook(
+    "03 · QSViT Algorithms 2–4: base settings, guided exploration, final network",
+    "From the sensitivity table, **Algorithm 2** derives two base settings per layer group: bSettingL (the lowest "
+    "precision at which the group is tolerant, i.e. drops less than 5 points, here also at every higher precision) and "
+    "bSettingH (our rule, as the paper gives none: the next precision above bSettingL). **Algorithm 3** starts from "
+    "bSettingH and moves groups to bSettingL, least sensitive first, keeping an ExpSetting only if it meets the target; "
+    "**Algorithm 4** builds the final network. We run it with the paper's target (FP32 − 2.1 points) on the SDT v2 "
+    "model, and on every model with the same Δ as AQ4SViT for the comparison notebook.",
+    [
+        ("code", """\
+runs = {name: ensure_search(prof, name, "qsvit") for name in prof.models}
+paper = ensure_search(prof, prof.sensitivity_model, "qsvit", name="qsvit_delta2.1", delta=prof.qsvit_paper_delta,
+                      memo=str(runs[prof.sensitivity_model].folder / "memo.sqlite"))"""),
+        ("md", "**Base settings** (Algorithm 2) and their whole-network accuracy. The paper reports that bSettingL collapses "
+               "(23.9 % on ImageNet): per-group tolerances do not add up."),
+        ("code", """\
+from aq4svit_lib.report import base_settings_table
+
+base = base_settings_table({**{(n, f"delta {prof.delta}"): r for n, r in runs.items()}, (prof.sensitivity_model, "delta 2.1"): paper})
+save_table(base.round(4), "03_base_settings", FIG)
+base"""),
+        ("md", "**Guided exploration** (Algorithm 3) on the paper's setting: every ExpSetting, its accuracy and memory, kept or not."),
+        ("code", """\
+explored = pd.DataFrame(paper.result["explored_settings"])
+explored["memory_pct_fp32"] = 100 * explored.memory_bytes / paper.result["fp32_bytes"]
+save_table(explored.round(4), "03_expsettings", FIG)
+fig = plots.expsettings(explored, paper.result["floor"], paper.result["fp32_bytes"])
+plots.save(fig, "03_expsettings", FIG)
+explored.head(20)"""),
+        ("md", "**Final networks** (Algorithm 4) in the paper's per-stage tuple notation (downsample, then blocks; a run of "
+               "equal transformer blocks is written once), with memory and energy savings (energy: SDT-paper convention and "
+               "our bit-width-aware estimate, both from measured firing rates)."),
+        ("code", """\
+from aq4svit_lib.report import final_settings_table
+
+finals = final_settings_table({**{(n, f"delta {prof.delta}"): r for n, r in runs.items()}, (prof.sensitivity_model, "delta 2.1"): paper})
+save_table(finals, "03_final_settings", FIG)
+assert finals.saving_vs_fp32.between(0, 1).all() and finals.meets_delta.all()
+finals"""),
+    ],
+)
+
+NOTEBOOKS["04_aq4svit_search"] = notebook(
+    "04 · AQ4SViT: hierarchical search with the drift gate",
+    "AQ4SViT walks network → stage → block, lowering one unit by one step of the bit list at a time. Each candidate "
+    "passes a gate, cheapest first: (1) membrane-potential **drift** against FP32 on the 256-image minibatch, pruned "
+    "above τ (calibrated during the run: 1.5 × the largest drift among accepted candidates, once 3 accepted and 1 "
+    "rejected full evaluations exist); (2) minibatch accuracy within Δ + 3 points of FP32's; (3) accuracy on the "
+    "`search` split with exact early rejection. `method` selects Greedy or Beam (K = 3).",
+    [
+        ("code", """\
+runs = {name: ensure_search(prof, name, method) for name in prof.models}
+for name, run in runs.items():
+    r = run.result
+    print(f"{name}: {r['final']['search_accuracy']:.4f} (FP32 {r['fp32']['search_accuracy']:.4f}), saving {r['saving_vs_fp32']:.1%}, "
+          f"{r['search_seconds']:.1f} s, evaluations {r['evaluations']}")
+    assert r["final"]["meets_constraint"], "the final config must meet the constraint on the search split"
+    assert 0 <= r["saving_vs_fp32"] <= 1"""),
+        ("md", "**The search trace**: memory of every candidate in evaluation order, coloured by what the gate decided."),
+        ("code", """\
+for name, run in runs.items():
+    fig = plots.search_trace(run.trace, run.result["fp32_bytes"], title=f"{method} on {name}")
+    plots.save(fig, f"04_{method}_trace_{name}", FIG)
+    save_table(run.trace.drop(columns=["config"]).round(5), f"04_{method}_trace_{name}", FIG)"""),
+        ("md", "**Final bit map** per block (parameter-weighted mean bits of the block's layers)."),
+        ("code", """\
+from aq4svit_lib.report import block_bits, phase_times
+
+maps = {name: block_bits(run) for name, run in runs.items()}
+for name, m in maps.items():
+    fig = plots.bit_map({f"{method} {name}": m})
+    plots.save(fig, f"04_{method}_bitmap_{name}", FIG)
+pd.DataFrame({name: m.set_index("block").mean_bits for name, m in maps.items()})"""),
+        ("md", "**Time per phase** (the baseline phase computes the FP32 reference once: accuracy and membranes)."),
+        ("code", """\
+times = pd.concat([phase_times(run).assign(model=name) for name, run in runs.items()])
+save_table(times.round(3), f"04_{method}_phase_times", FIG)
+fig = plots.phase_times(times.groupby("phase", sort=False).seconds.sum().reset_index(), title=f"{method}: time per phase, all models")
+plots.save(fig, f"04_{method}_phase_times", FIG)
+times"""),
+    ],
+    extra_params='method = "greedy"  # greedy | beam',
+)
+
+NOTEBOOKS["05_comparison"] = notebook(
+    "05 · QSViT vs AQ4SViT-Greedy vs AQ4SViT-Beam",
+    "The analogue of the AQ4SViT paper's main table, on each model of the profile, all three searches with the same "
+    "Δ, bit list, splits and evaluation engine (prefix cache, early rejection and memo for all; the drift gate only for "
+    "AQ4SViT). Each search starts from a cold memo of its own, so times compare like for like.",
+    [
+        ("code", """\
+from aq4svit_lib.report import comparison_table
+
+outcomes = {(m, meth): ensure_search(prof, m, meth) for m in prof.models for meth in ("qsvit", "greedy", "beam")}
+table = comparison_table(outcomes)
+save_table(table.round(4), "05_comparison", FIG)
+assert table.search_accuracy.between(0, 1).all() and table.test_accuracy.between(0, 1).all()
+assert table.saving_vs_fp32.between(0, 1).all()
+assert table[table.method == "greedy"].meets_delta.all(), "Greedy must meet delta on the search split"
+table"""),
+        ("md", "**Accuracy vs memory**: every feasible configuration any of the three searches evaluated, the Pareto front, "
+               "and the configuration each method returned."),
+        ("code", """\
+from aq4svit_lib.report import feasible_points
+
+points = {m: feasible_points([outcomes[(m, meth)] for meth in ("qsvit", "greedy", "beam")]) for m in prof.models}
+floors = {m: outcomes[(m, "greedy")].result["floor"] for m in prof.models}
+fig = plots.pareto_scatter(points, table, floors)
+plots.save(fig, "05_pareto", FIG)
+fig = plots.search_time_bars(table)
+plots.save(fig, "05_search_time", FIG)
+table[["model", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]"""),
+    ],
+)
+
+NOTEBOOKS["06_drift_proxy"] = notebook(
+    "06 · Does membrane-potential drift predict the accuracy loss?",
+    "AQ4SViT prunes candidates by membrane-potential drift before evaluating accuracy. Our definition (the paper gives "
+    "none): for every spiking layer, ‖H_q − H_fp32‖₂ / ‖H_fp32‖₂ of the pre-spike membrane potentials over the "
+    "minibatch and all time steps, averaged over layers. Here we collect every candidate the Greedy and Beam searches "
+    "screened, measure the **full** search accuracy of each (also of those the gate pruned), and ask how well drift "
+    "ranks them (Spearman ρ) and how precise the gate's decisions were at the τ the Greedy run calibrated.",
+    [
+        ("code", """\
+from aq4svit_lib.report import drift_study_for, gate_quality
+
+rows, studies = [], {}
+for name in prof.models if prof.name == "full" else [prof.sensitivity_model]:
+    greedy, beam = ensure_search(prof, name, "greedy"), ensure_search(prof, name, "beam")
+    df = drift_study_for(prof, name, [greedy, beam])
+    tau = greedy.result["gate"]["tau"]
+    q = gate_quality(df, tau, greedy.result["floor"])
+    rows.append({"model": name, **q})
+    studies[name] = (df, tau, q)
+quality = pd.DataFrame(rows)
+save_table(quality.round(4), "06_gate_quality", FIG)
+assert quality.candidates.gt(0).all()
+quality"""),
+        ("code", """\
+for name, (df, tau, q) in studies.items():
+    fig = plots.drift_vs_drop(df, tau, prof.delta, q["spearman_rho"], title=name)
+    plots.save(fig, f"06_drift_vs_drop_{name}", FIG)
+    save_table(df.round(5), f"06_drift_candidates_{name}", FIG)"""),
+    ],
+)
+
+NOTEBOOKS["00_train_default_models"] = notebook(
+    "00 · (optional) Retrain the shipped default models",
+    "Re-creates `data/checkpoints/*_tiny.safetensors` with the library's training loop on the `train` split only. It takes "
+    "about 1–2 hours per model on 2 CPU cores, so `aq4svit reproduce` skips it unless asked (`--only 00`). Set "
+    "`write = True` to overwrite the shipped checkpoints.",
+    [
+        ("code", """\
+from aq4svit_lib.training import TrainConfig, train
+
+write = False
+EPOCHS = {"ci": 1, "default": 20, "full": 20}.get(prof.name, 20)
+recipes = {"sdt_tiny": {}, "sdtv2_tiny": {"lr": 2e-3, "warmup_epochs": 0.2}, "sdtv3_tiny": {}}
+results = []
+for name in prof.models:
+    out = f"../data/checkpoints/{name}.safetensors" if write else None
+    cfg = TrainConfig(model=name, epochs=EPOCHS, **recipes.get(name, {}))
+    _, r = train(cfg, out, prof.spec, progress=False, log=print)
+    results.append({"model": name, "test_accuracy": r["test_accuracy"], "train_seconds": r["train_seconds"]})
+pd.DataFrame(results)"""),
+    ],
+)
+
+
+def main() -> None:
+    NB_DIR.mkdir(exist_ok=True)
+    for name, nb in NOTEBOOKS.items():
+        nbf.write(nb, NB_DIR / f"{name}.ipynb")
+        print("wrote", NB_DIR / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()

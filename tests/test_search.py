@@ -1,0 +1,183 @@
+"""QSViT and AQ4SViT on a trained default model with a few hundred images (fast settings)."""
+
+import json
+import math
+import time
+
+import pandas as pd
+import pytest
+
+from aq4svit_lib.data import SplitSpec
+from aq4svit_lib.errors import UsageError
+from aq4svit_lib.models import create_model
+from aq4svit_lib.search import SearchInterrupted, read_trace, run_search, validate_result
+
+SPEC = SplitSpec(search_size=400, minibatch_size=64)
+BITS = (32, 8, 4, 2)
+MODEL = "sdtv3_tiny"
+
+
+def search(method, out, **kw):
+    kw.setdefault("bits", BITS)
+    kw.setdefault("spec", SPEC)
+    kw.setdefault("delta", 1.5)
+    return run_search(method, MODEL, out=out, quiet=True, batch_size=200, **kw)
+
+
+@pytest.fixture(scope="module")
+def qsvit_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("qsvit") / "run"
+    t0 = time.perf_counter()
+    outcome = search("qsvit", out)
+    return outcome, time.perf_counter() - t0, out
+
+
+@pytest.fixture(scope="module")
+def greedy_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("greedy") / "run"
+    return search("greedy", out), out
+
+
+# -- QSViT --------------------------------------------------------------------------------------
+def test_qsvit_sweep_has_one_row_per_group_and_bits(qsvit_run):
+    outcome, _, _ = qsvit_run
+    table = outcome.table
+    groups = table[table.sweep == "group"]
+    structure = create_model(MODEL).quant_structure()
+    n_groups = sum(len(structure.kinds_of(b.name)) for b in structure.blocks)
+    assert len(groups) == n_groups * 3
+    assert not groups.duplicated(["block", "layer_kind", "bits"]).any()
+    assert set(groups.bits) == {8, 4, 2}
+    assert len(table[table.sweep == "network"]) == 3
+    assert len(table[table.sweep == "kind"]) == 3 * len({layer.kind for layer in structure.layers})
+    fp32 = outcome.result["fp32"]["search_accuracy"]
+    assert (groups.drop - (fp32 - groups.accuracy) * 100).abs().max() < 1e-9
+
+
+def test_qsvit_base_settings_are_ordered(qsvit_run):
+    r = qsvit_run[0].result
+    assert set(r["bSettingL"]) == set(r["bSettingH"])
+    assert all(r["bSettingL"][g] <= r["bSettingH"][g] for g in r["bSettingL"])
+    assert any(r["bSettingL"][g] < 32 for g in r["bSettingL"])
+    assert {"bSettingL", "bSettingH"} == set(r["base_settings"])
+
+
+def test_qsvit_exploration_keeps_only_settings_meeting_the_target(qsvit_run):
+    outcome, _, _ = qsvit_run
+    floor = outcome.result["floor"]
+    explored = pd.DataFrame(outcome.result["explored_settings"])
+    assert len(explored) > 0
+    kept = explored[explored.kept]
+    assert (kept.search_accuracy >= floor - 1e-12).all()
+    rejected = explored[~explored.kept]
+    assert all(acc is None or acc < floor for acc in rejected.search_accuracy)
+
+
+def test_qsvit_final_meets_target_and_saves_memory(qsvit_run):
+    r = qsvit_run[0].result
+    assert r["final"]["meets_constraint"] and r["final"]["search_accuracy"] >= r["floor"] - 1e-12
+    assert 0 < r["saving_vs_fp32"] < 1 and r["memory_bytes"] < r["fp32_bytes"]
+    assert r["evaluations"]["gated"] == 0 and r["evaluations"]["full"] == r["evaluations"]["generated"]
+    assert set(r["final"]["paper_notation"]) == {"Stage-1", "Stage-2", "Stage-3", "Stage-4", "Head"}
+    assert 0 < r["energy"]["saving_bit_aware"] < 1
+
+
+def test_result_folder_follows_the_schema(qsvit_run):
+    _, _, out = qsvit_run
+    result = json.loads((out / "result.json").read_text())
+    validate_result(result)
+    for name in ("config.json", "trace.jsonl", "sensitivity.csv", "final.safetensors", "memo.sqlite"):
+        assert (out / name).is_file()
+    trace = read_trace(out / "trace.jsonl")
+    assert len(trace) == result["evaluations"]["generated"]
+    assert {"index", "phase", "config", "memory_bytes", "search_accuracy", "decision", "seconds"} <= set(trace.columns)
+    with pytest.raises(ValueError):
+        validate_result({k: v for k, v in result.items() if k != "evaluations"})
+
+
+def test_qsvit_rerun_with_memo_is_faster_and_identical(qsvit_run):
+    outcome, seconds, out = qsvit_run
+    t0 = time.perf_counter()
+    again = search("qsvit", out, resume=True)
+    assert time.perf_counter() - t0 < seconds / 2
+    assert again.bits == outcome.bits
+    assert again.result["final"] == outcome.result["final"]
+    assert again.result["memo"]["hits"] > 0
+
+
+# -- AQ4SViT ------------------------------------------------------------------------------------
+def test_greedy_meets_the_constraint_and_beats_fp32(greedy_run):
+    outcome, out = greedy_run
+    r = outcome.result
+    assert r["final"]["meets_constraint"] and r["saving_vs_fp32"] > 0.5
+    ev = r["evaluations"]
+    assert ev["generated"] >= ev["gated"] + ev["minibatch"] and ev["minibatch"] >= ev["full"]
+    pareto = pd.read_csv(out / "pareto.csv")
+    assert pareto.on_front.any() and (pareto.search_accuracy >= r["floor"] - 1e-12).all()
+    accepted = outcome.trace[outcome.trace.decision == "accepted"]
+    assert accepted.memory_bytes.is_monotonic_decreasing
+
+
+def test_gate_never_prunes_with_infinite_threshold(tmp_path):
+    outcome = search("greedy", tmp_path / "inf", drift_threshold=math.inf)
+    assert outcome.result["evaluations"]["gated"] == 0
+    assert "pruned_drift" not in set(outcome.trace.decision)
+
+
+def test_pruned_candidates_are_counted(tmp_path):
+    outcome = search("greedy", tmp_path / "tiny_tau", drift_threshold=1e-12)
+    r = outcome.result
+    assert r["evaluations"]["gated"] == r["evaluations"]["generated"] > 0
+    assert (outcome.trace.decision == "pruned_drift").sum() == r["evaluations"]["gated"]
+    assert r["final"]["bytes"] == r["fp32_bytes"]  # nothing got through
+
+
+def test_beam_width_one_is_a_feasible_steepest_descent(tmp_path, greedy_run):
+    outcome = search("beam", tmp_path / "beam1", beam_width=1)
+    r = outcome.result
+    assert r["final"]["meets_constraint"]
+    accepted = outcome.trace[outcome.trace.decision == "accepted"]
+    assert len(accepted) > 0
+
+
+def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):
+    reference = greedy_run[0]
+    out = tmp_path / "killed"
+    with pytest.raises(SearchInterrupted):
+        search("greedy", out, max_evaluations=5)
+    assert not (out / "result.json").exists() and len(read_trace(out / "trace.jsonl")) > 0
+    with pytest.raises(UsageError, match="--resume"):
+        search("greedy", out)
+    resumed = search("greedy", out, resume=True)
+    assert resumed.bits == reference.bits
+    for key in ("final", "evaluations", "memory_bytes", "fp32"):
+        assert resumed.result[key] == reference.result[key]
+
+
+def test_same_seed_gives_the_same_result_json(tmp_path, greedy_run):
+    again = search("greedy", tmp_path / "again")
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("search_seconds", "wall_seconds", "phases", "memo", "splits")}
+    assert strip(again.result) == strip(greedy_run[0].result)
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"beam_width": 0}, "beam width"),
+    ({"drift_threshold": -1.0}, "drift threshold"),
+    ({"levels": ("network", "layer")}, "unknown level"),
+    ({"delta": 0}, "delta"),
+    ({"bits": ()}, "empty"),
+    ({"bits": (32, 17)}, "not allowed"),
+    ({"spec": SplitSpec(search_size=100_000)}, "cannot draw"),
+])
+def test_bad_arguments_are_clear_errors_and_write_nothing(tmp_path, kwargs, needle):
+    from aq4svit_lib.errors import Aq4svitError
+
+    out = tmp_path / "bad"
+    with pytest.raises(Aq4svitError, match=needle):
+        search("beam", out, **kwargs)
+    assert not out.exists()
+
+
+def test_unknown_method_is_refused(tmp_path):
+    with pytest.raises(UsageError, match="qsvit, greedy, beam"):
+        search("random", tmp_path / "x")
