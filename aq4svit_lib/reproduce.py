@@ -73,16 +73,20 @@ PROFILES = {
 }
 
 
-def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str | None = None) -> Profile:
+def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str | None = None, **changes) -> Profile:
+    """A named profile; ``changes`` replace fields (e.g. ``models=("sdtv2_tiny",)``)."""
     if name not in PROFILES:
         raise UsageError(f"unknown profile {name!r}; valid profiles: {choices(PROFILES)}")
-    prof = PROFILES[name]
+    prof = replace(PROFILES[name], **changes)
     imagenet_root = imagenet_root or os.environ.get("AQ4SVIT_IMAGENET_ROOT")
     checkpoint_dir = checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR")
     if prof.dataset == "imagenet":
         if not imagenet_root or not checkpoint_dir:
             raise UsageError("the imagenet profile needs --imagenet-root and --checkpoint-dir "
                              "(or AQ4SVIT_IMAGENET_ROOT / AQ4SVIT_CHECKPOINT_DIR)")
+        missing = [m for m in prof.models if m not in IMAGENET_CHECKPOINTS]
+        if missing:
+            raise UsageError(f"no official checkpoint file name known for {missing}; known: {choices(IMAGENET_CHECKPOINTS)}")
         ckpts = tuple((m, str(Path(checkpoint_dir) / IMAGENET_CHECKPOINTS[m])) for m in prof.models)
         prof = replace(prof, imagenet_root=imagenet_root, checkpoints=ckpts, device=prof.device or "cuda")
     return prof

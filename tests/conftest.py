@@ -5,7 +5,7 @@ import torch
 
 os.environ.setdefault("AQ4SVIT_QUIET", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", min(2, os.cpu_count() or 1))))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ which the evaluator's caches key on.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -163,9 +164,11 @@ def _folder_fingerprint(folder) -> str:
     return h.hexdigest()[:16]
 
 
-def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_workers: int = 8) -> dict[str, Split]:
+def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_workers: int | None = None) -> dict[str, Split]:
     from .imagenet import image_folder
 
+    if num_workers is None:
+        num_workers = min(8, os.cpu_count() or 1)
     val = image_folder(root, "val", family)
     val_pool = _FolderPool(val, num_workers)
     fp = _folder_fingerprint(val)
@@ -191,7 +194,7 @@ def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_worker
     return splits
 
 
-def load_splits(dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), *, root=None, download: bool = False, family: str | None = None, num_workers: int = 8) -> dict[str, Split]:
+def load_splits(dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), *, root=None, download: bool = False, family: str | None = None, num_workers: int | None = None) -> dict[str, Split]:
     if dataset == "fashion_mnist":
         return fashion_mnist_splits(spec, root, download)
     if dataset == "imagenet":

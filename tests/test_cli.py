@@ -1,0 +1,80 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from aq4svit_lib import cli
+from aq4svit_lib.data import fashion_mnist as fm
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "aq4svit_lib.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_help_lists_every_command():
+    r = run("--help")
+    assert r.returncode == 0
+    for command in ("info", "data", "eval", "quantize", "memory", "search", "reproduce", "train"):
+        assert command in r.stdout
+
+
+def test_info_prints_zoo_and_splits():
+    r = run("info")
+    assert r.returncode == 0, r.stderr
+    assert "sdtv2_55m" in r.stdout and "sdtv3_tiny" in r.stdout and "search" in r.stdout and "5000" in r.stdout
+
+
+def test_missing_dataset_is_one_message_without_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fm, "TORCHVISION_CACHE", tmp_path / "tv")
+    monkeypatch.delenv("AQ4SVIT_DATA", raising=False)
+    fm._load_cached.cache_clear()
+    code = cli.main(["data", "--data-root", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Fashion-MNIST not found" in err and str(tmp_path / "nowhere") in err and "Traceback" not in err
+
+
+def test_eval_prints_accuracy():
+    r = run("eval", "--model", "sdtv3_tiny", "--split", "minibatch")
+    assert r.returncode == 0, r.stderr
+    assert "top-1" in r.stdout and "minibatch (256 images)" in r.stdout
+
+
+def test_memory_and_quantize_with_a_config(tmp_path):
+    cfg = tmp_path / "cfg.json"
+    cfg.write_text(json.dumps({"format": "aq4svit.quant_config", "version": 1, "default": 8, "stages": {"3": 4}}))
+    r = run("memory", "--model", "sdtv2_tiny", "--config", str(cfg), "--json")
+    assert r.returncode == 0, r.stderr
+    report = json.loads(r.stdout)
+    assert 0.7 < report["saving"] < 0.875
+    out = tmp_path / "q.safetensors"
+    r = run("quantize", "--model", "sdtv2_tiny", "--config", str(cfg), "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert out.is_file() and "saving vs FP32" in r.stdout
+
+
+@pytest.mark.parametrize("content,needle", [
+    ('{"format": "aq4svit.quant_config", "version": 1, "stages": {"9": 4}}', "unknown name '9'"),
+    ('{"format": "aq4svit.quant_config", "version": 3}', "format version 3"),
+    ("not json", "not valid JSON"),
+])
+def test_bad_configs_exit_2_with_a_message(tmp_path, content, needle):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text(content)
+    r = run("memory", "--model", "sdtv2_tiny", "--config", str(cfg))
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_search_refuses_a_folder_with_results(tmp_path):
+    (tmp_path / "result.json").write_text("{}")
+    r = run("search", "--method", "greedy", "--out", str(tmp_path))
+    assert r.returncode == 2 and "--resume" in r.stderr and "--force" in r.stderr
+
+
+def test_unknown_profile_and_notebook(tmp_path):
+    r = run("reproduce", "--profile", "huge")
+    assert r.returncode == 2 and "ci, default, full, imagenet" in r.stderr
+    r = run("reproduce", "--profile", "imagenet")
+    assert r.returncode == 2 and "--imagenet-root" in r.stderr

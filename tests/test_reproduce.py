@@ -1,0 +1,66 @@
+"""The reproduction layer: profiles, cached searches, and the ImageNet code path with fakes."""
+
+import argparse
+
+import pytest
+import torch
+
+from aq4svit_lib.errors import UsageError
+from aq4svit_lib.models import REGISTRY
+from aq4svit_lib.models.registry import ModelEntry, register
+from aq4svit_lib.reproduce import IMAGENET_CHECKPOINTS, ensure_search, get_profile, profile_model, profile_splits
+from tests.conftest import random_model
+from tests.test_data import fake_imagenet
+
+
+def test_profiles_and_errors():
+    assert get_profile("default").models == ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
+    assert get_profile("ci", models=("sdtv3_tiny",)).models == ("sdtv3_tiny",)
+    with pytest.raises(UsageError, match="valid profiles"):
+        get_profile("nope")
+    with pytest.raises(UsageError, match="--imagenet-root and --checkpoint-dir"):
+        get_profile("imagenet")
+
+
+def test_ensure_search_reuses_a_finished_folder(tmp_path):
+    prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32)
+    first = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
+    stamp = (first.folder / "result.json").stat().st_mtime_ns
+    again = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
+    assert (again.folder / "result.json").stat().st_mtime_ns == stamp  # reused, not recomputed
+    assert again.bits == first.bits and again.result["final"] == first.result["final"]
+    changed = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path, delta=3.0)  # other settings: recomputed
+    assert changed.result["delta"] == 3.0
+
+
+@pytest.fixture
+def tiny_imagenet_model():
+    """A small SDT v3 with ImageNet's input and head, registered for the duration of the test."""
+    name = "sdtv3_imagenet_test"
+    register(ModelEntry(name, "sdtv3", dict(embed_dims=[8, 16, 16, 24], num_heads=8, in_channels=3, num_classes=1000, img_size=224)))
+    IMAGENET_CHECKPOINTS[name] = "test_ckpt.pth"
+    yield name
+    REGISTRY.pop(name)
+    IMAGENET_CHECKPOINTS.pop(name)
+
+
+def test_imagenet_profile_runs_a_search_on_a_fake_imagefolder(tmp_path, tiny_imagenet_model):
+    name = tiny_imagenet_model
+    root = fake_imagenet(tmp_path / "imagenet", classes=4, per_class=5)
+    ckpt_dir = tmp_path / "ckpts"
+    ckpt_dir.mkdir()
+    model = random_model(name, seed=0)
+    # the official v2/v3 layout: weights under "model", an argparse.Namespace under "args"
+    torch.save({"model": model.state_dict(), "epoch": 1, "args": argparse.Namespace(model=name)}, ckpt_dir / "test_ckpt.pth")
+    prof = get_profile("imagenet", str(root), str(ckpt_dir), models=(name,), search_size=8, minibatch_size=4, batch_size=4,
+                       bits=(32, 8, 4), device="cpu")
+    splits = profile_splits(prof, name)
+    assert len(splits["search"]) == 8 and len(splits["test"]) == 12 and splits["search"].pool == "val"
+    x, _ = next(splits["test"].batches(4))
+    assert x.shape == (4, 3, 224, 224)
+    loaded = profile_model(prof, name)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
+    outcome = ensure_search(prof, name, "greedy", base=tmp_path / "results")
+    r = outcome.result
+    assert r["model"] == name and r["splits"]["search"]["dataset"] == "imagenet"
+    assert 0 <= r["final"]["test_accuracy"] <= 1 and r["final"]["meets_constraint"]
