@@ -29,6 +29,8 @@ def write_json_atomic(path: str | Path, obj) -> Path:
 
 
 def _jsonable(obj):
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
     if hasattr(obj, "item"):
         return obj.item()
     if isinstance(obj, Path):

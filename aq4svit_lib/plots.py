@@ -18,6 +18,7 @@ DECISION_COLORS = {
     "pruned_drift": "#6d597a", "pruned_minibatch": "#b56576", "repair": "#264653",
 }
 METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653"}
+METHOD_MARKERS = {"qsvit": "*", "greedy": "o", "beam": "D"}
 
 
 def style() -> None:
@@ -66,23 +67,28 @@ def firing_rates(rates: dict[str, pd.DataFrame]):
 
 # -- 02 sensitivity -------------------------------------------------------------------------------
 def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str = ""):
-    """One heat-map panel per stage: rows = layer group (block : kind), columns = bits."""
+    """One heat-map panel per stage (stacked, equal row height): rows = layer group (block : kind), columns = bits."""
     style()
     groups = table[table.sweep == "group"].copy()
     groups["group"] = groups.block + " : " + groups.layer_kind
     stages = list(dict.fromkeys(groups.stage))
     heights = [groups[groups.stage == s].group.nunique() for s in stages]
-    fig, axes = plt.subplots(1, len(stages), figsize=(4.2 * len(stages), 0.28 * max(heights) + 2), squeeze=False)
+    fig, axes = plt.subplots(len(stages), 1, figsize=(7, 0.22 * sum(heights) + 0.6 * len(stages) + 1), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
     scale = 100 if value == "accuracy" else 1
-    vmin, vmax = (groups[value] * scale).min(), (groups[value] * scale).max()
-    for ax, stage in zip(axes[0], stages, strict=True):
-        pivot = groups[groups.stage == stage].pivot_table(index="group", columns="bits", values=value, sort=False) * scale
-        pivot = pivot[sorted(pivot.columns, reverse=True)]
-        sns.heatmap(pivot, ax=ax, annot=True, fmt=".1f", cmap="RdYlGn" if value == "accuracy" else "RdYlGn_r", vmin=vmin, vmax=vmax,
-                    cbar=ax is axes[0, -1], annot_kws={"fontsize": 7}, cbar_kws={"label": "accuracy (%)" if value == "accuracy" else "drop (points)"})
-        ax.set(title=f"stage {stage}", xlabel="weight bits", ylabel="")
+    vmax = max(10.0, float(groups["drop"].max()))  # colour = drop in points; noise-level drops stay pale
+    for ax, stage in zip(axes[:, 0], stages, strict=True):
+        sub = groups[groups.stage == stage]
+        order = sorted(sub.bits.unique(), reverse=True)
+        drop = sub.pivot_table(index="group", columns="bits", values="drop", sort=False)[order]
+        shown = sub.pivot_table(index="group", columns="bits", values=value, sort=False)[order] * scale
+        sns.heatmap(drop, ax=ax, annot=shown, fmt=".1f", cmap="RdYlGn_r", vmin=0, vmax=vmax, cbar=False, annot_kws={"fontsize": 7})
+        ax.set_ylabel(f"stage {stage}", fontsize=9)
+        ax.set_xlabel("weight bits (only this group quantized)" if ax is axes[-1, 0] else "")
         ax.tick_params(axis="y", labelsize=7)
-    fig.suptitle(title)
+        if ax is not axes[-1, 0]:
+            ax.set_xticklabels([])
+    axes[0, 0].set_title(title + ("\nnumbers: accuracy on search (%); colour: drop vs FP32, 0 (green) to " + f"{vmax:.0f}+ points (red)"), fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -174,8 +180,10 @@ def pareto_scatter(points: dict[str, pd.DataFrame], finals: pd.DataFrame, floor:
         front = df[df.on_front].sort_values("saving_vs_fp32")
         ax.plot(front.saving_vs_fp32 * 100, front.search_accuracy * 100, color="k", lw=1, label="Pareto front")
         for row in finals[finals.model == model].itertuples():
-            ax.scatter(row.saving_vs_fp32 * 100, row.search_accuracy * 100, s=90, marker="*", color=METHOD_COLORS.get(row.method), label=row.method,
-                       zorder=5, edgecolor="k")
+            big = row.method == "qsvit"
+            ax.scatter(row.saving_vs_fp32 * 100, row.search_accuracy * 100, s=160 if big else 70, marker=METHOD_MARKERS.get(row.method, "o"),
+                       facecolor=METHOD_COLORS.get(row.method) if big else "none", edgecolor=METHOD_COLORS.get(row.method), linewidth=2,
+                       label=f"{row.method} result", zorder=5)
         if model in floor:
             ax.axhline(floor[model] * 100, color="k", ls="--", lw=0.8, label="FP32 - delta")
         ax.set(xlabel="memory saving vs FP32 (%)", ylabel="search accuracy (%)", title=model)

@@ -97,14 +97,17 @@ IMAGENET_CHECKPOINTS = {"sdtv2_55m": "55M_kd.pth", "sdt_8_768": "8_768.pth", "sd
 
 
 def results_dir(profile: Profile, base: str | Path | None = None) -> Path:
-    return Path(base or ROOT / "results") / profile.name
+    """``<base>/<profile>``; base defaults to $AQ4SVIT_RESULTS, else results/ in the repository."""
+    return Path(base or os.environ.get("AQ4SVIT_RESULTS") or ROOT / "results") / profile.name
 
 
 def figures_dir(profile: Profile, base: str | Path | None = None) -> Path:
     """The default profile writes the committed gallery (figures/); others write under results/."""
     if base is not None:
         return Path(base)
-    return ROOT / "figures" if profile.name == "default" else results_dir(profile) / "figures"
+    if profile.name == "default" and not os.environ.get("AQ4SVIT_RESULTS"):
+        return ROOT / "figures"
+    return results_dir(profile) / "figures"
 
 
 @functools.lru_cache(maxsize=8)
@@ -134,7 +137,6 @@ def profile_model(prof: Profile, model: str):
 def ensure_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, **overrides):
     """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome."""
     from .search import run_search
-    from .search.results import load_result, read_trace
 
     settings = dict(
         method=method, model=model, delta=profile.delta, bits=list(profile.bits), beam_width=profile.beam_width,

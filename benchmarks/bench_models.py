@@ -11,11 +11,11 @@ import time
 
 import pandas as pd
 import torch
+from _record import record
 
 from aq4svit_lib.data import load_splits
 from aq4svit_lib.models import create_model, default_checkpoint
 from aq4svit_lib.report import to_markdown
-from _record import record
 
 MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
 

@@ -13,12 +13,13 @@ from aq4svit_lib.models import create_model
 from aq4svit_lib.search import SearchInterrupted, read_trace, run_search, validate_result
 
 SPEC = SplitSpec(search_size=300, minibatch_size=64)
-BITS = (32, 8, 4)
+BITS = (32, 8, 4)  # QSViT: keeps Algorithm 1 short
+DEEP = (32, 6, 4, 3, 2)  # AQ4SViT: deep enough that the gate and every level have work to do
 MODEL = "sdtv3_tiny"
 
 
 def search(method, out, **kw):
-    kw.setdefault("bits", BITS)
+    kw.setdefault("bits", BITS if method == "qsvit" else DEEP)
     kw.setdefault("spec", SPEC)
     kw.setdefault("delta", 1.5)
     return run_search(method, MODEL, out=out, quiet=True, batch_size=200, **kw)

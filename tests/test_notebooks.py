@@ -1,0 +1,87 @@
+"""Notebooks: stored clean, in sync with their source, and all of them run headless (ci profile)."""
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_every_notebook_is_stored_without_outputs_and_has_parameters():
+    assert len(NOTEBOOKS) == 7
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert not any(c.get("outputs") for c in code), f"{path.name} has outputs"
+        assert not any(c.get("execution_count") for c in code), f"{path.name} has execution counts"
+        assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name} has no parameters cell"
+
+
+def test_notebooks_match_their_generator(tmp_path):
+    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    for name, nb in mod.NOTEBOOKS.items():
+        stored = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
+        assert [c["source"] for c in stored["cells"]] == [c["source"] for c in nb.cells], f"{name}: run scripts/build_notebooks.py"
+
+
+def test_notebooks_use_only_the_library():
+    for path in NOTEBOOKS:
+        for cell in json.loads(path.read_text())["cells"]:
+            src = "".join(cell["source"]) if cell["cell_type"] == "code" else ""
+            assert "def " not in src and "class " not in src, f"{path.name}: logic belongs in aq4svit_lib"
+
+
+@pytest.fixture(scope="module")
+def ci_run(tmp_path_factory):
+    from aq4svit_lib.reproduce import run_notebooks
+
+    base = tmp_path_factory.mktemp("results")
+    old = os.environ.get("AQ4SVIT_RESULTS")
+    os.environ["AQ4SVIT_RESULTS"] = str(base)
+    try:
+        timings = run_notebooks("ci", log=lambda m: None)
+    finally:
+        if old is None:
+            os.environ.pop("AQ4SVIT_RESULTS")
+        else:
+            os.environ["AQ4SVIT_RESULTS"] = old
+    return base / "ci", timings
+
+
+def test_all_notebooks_run_headless_with_the_ci_profile(ci_run):
+    out, timings = ci_run
+    assert [t["notebook"] for t in timings] == ["01_models_and_baselines", "02_qsvit_sensitivity", "03_qsvit_guided",
+                                                "04_aq4svit_search_greedy", "04_aq4svit_search_beam", "05_comparison", "06_drift_proxy"]
+    for t in timings:
+        assert (out / "executed" / f"{t['notebook']}.ipynb").is_file()
+
+
+def test_figures_and_tables_are_produced(ci_run):
+    out, _ = ci_run
+    figs = out / "figures"
+    for name in ("01_memory_share", "01_firing_rates", "02_sensitivity_uniform", "02_sensitivity_fixed_point", "02_uniform_sweeps",
+                 "03_expsettings", "04_greedy_trace_sdtv2_tiny", "04_beam_bitmap_sdtv3_tiny", "05_pareto", "05_search_time",
+                 "06_drift_vs_drop_sdtv2_tiny"):
+        assert (figs / f"{name}.png").stat().st_size > 5000 and (figs / f"{name}.pdf").is_file(), name
+    for name in ("01_models", "02_attention_findings", "03_base_settings", "03_final_settings", "05_comparison", "06_gate_quality"):
+        assert (figs / "tables" / f"{name}.csv").is_file() and (figs / "tables" / f"{name}.md").is_file(), name
+
+
+def test_numbers_in_the_tables_are_sane(ci_run):
+    tables = ci_run[0] / "figures" / "tables"
+    models = pd.read_csv(tables / "01_models.csv")
+    assert models.test_accuracy.between(0.85, 1).all()  # the shipped models are trained
+    comp = pd.read_csv(tables / "05_comparison.csv")
+    assert comp.search_accuracy.between(0, 1).all() and comp.test_accuracy.between(0, 1).all()
+    assert comp.saving_vs_fp32.between(0, 1).all()
+    assert comp[comp.method == "greedy"].meets_delta.all()
+    assert set(comp.method) == {"qsvit", "greedy", "beam"}
+    gate = pd.read_csv(tables / "06_gate_quality.csv")
+    assert gate.candidates.gt(0).all() and gate.spearman_rho.between(-1, 1).all()
