@@ -40,7 +40,8 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     return _unwrap(obj, path), {}
 
 
-def _read_safetensors(path: Path):
+def read_safetensors(path: str | Path, what: str = "safetensors checkpoint") -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, header metadata) of a safetensors file; a CheckpointError if it cannot be read."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -48,7 +49,12 @@ def _read_safetensors(path: Path):
             meta = dict(f.metadata() or {})
             tensors = {k: f.get_tensor(k) for k in f.keys()}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint: {exc}") from None
+        raise CheckpointError(f"{path} is not a readable {what}: {exc}") from None
+    return tensors, meta
+
+
+def _read_safetensors(path: Path):
+    tensors, meta = read_safetensors(path)
     if meta.get("format") == "aq4svit.packed":
         raise CheckpointError(f"{path} is a packed quantized export; load it with aq4svit_lib.quant.load_packed")
     return tensors, meta

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import SpikingBackbone, time_distributed
+from .metaformer import block_table, build_stages
 from .neurons import LIF
 
 
@@ -210,23 +211,13 @@ class MetaSpikeFormer(SpikingBackbone):
         head_input: str = "spikes",
     ):
         super().__init__()
-        c0, c1, c2, c3 = embed_dims
+        c3 = embed_dims[3]
         self.T, self.kd, self.img_size = T, kd, img_size
         if head_input not in ("spikes", "features"):
             raise ValueError("head_input must be 'spikes' (official HEAD) or 'features' (pre-2024-03-25)")
         self.head_input = head_input
         r = mlp_ratios
-        self.downsample1_1 = MS_DownSampling(in_channels, c0 // 2, 7, 2, 3, first_layer=True)
-        self.ConvBlock1_1 = nn.ModuleList([MS_ConvBlock(c0 // 2, r)])
-        self.downsample1_2 = MS_DownSampling(c0 // 2, c0, 3, 2, 1, first_layer=False)
-        self.ConvBlock1_2 = nn.ModuleList([MS_ConvBlock(c0, r)])
-        self.downsample2 = MS_DownSampling(c0, c1, 3, 2, 1, first_layer=False)
-        self.ConvBlock2_1 = nn.ModuleList([MS_ConvBlock(c1, r)])
-        self.ConvBlock2_2 = nn.ModuleList([MS_ConvBlock(c1, r)])
-        self.downsample3 = MS_DownSampling(c1, c2, 3, 2, 1, first_layer=False)
-        self.block3 = nn.ModuleList([MS_Block(c2, num_heads, r) for _ in range(6)])
-        self.downsample4 = MS_DownSampling(c2, c3, 3, 1, 1, first_layer=False)
-        self.block4 = nn.ModuleList([MS_Block(c3, num_heads, r) for _ in range(2)])
+        build_stages(self, embed_dims, in_channels, MS_DownSampling, lambda d: MS_ConvBlock(d, r), lambda d: MS_Block(d, num_heads, r))
         self.lif = LIF()
         self.head = nn.Linear(c3, num_classes)
         if kd:
@@ -247,26 +238,7 @@ class MetaSpikeFormer(SpikingBackbone):
         return (main, kd) if self.training else (main + kd) / 2
 
     def _block_table(self):
-        table = [("downsample1_1", "1", "downsample", ("downsample1_1",), self._stem)]
-
-        def add(name, stage, kind, module):
-            table.append((name, stage, kind, (name,), module))
-
-        add("ConvBlock1_1.0", "1", "conv_block", self.ConvBlock1_1[0])
-        add("downsample1_2", "1", "downsample", self.downsample1_2)
-        add("ConvBlock1_2.0", "1", "conv_block", self.ConvBlock1_2[0])
-        add("downsample2", "2", "downsample", self.downsample2)
-        add("ConvBlock2_1.0", "2", "conv_block", self.ConvBlock2_1[0])
-        add("ConvBlock2_2.0", "2", "conv_block", self.ConvBlock2_2[0])
-        add("downsample3", "3", "downsample", self.downsample3)
-        for i, blk in enumerate(self.block3):
-            add(f"block3.{i}", "3", "transformer_block", blk)
-        add("downsample4", "4", "downsample", self.downsample4)
-        for i, blk in enumerate(self.block4):
-            add(f"block4.{i}", "4", "transformer_block", blk)
-        heads = ("head", "head_kd") if self.kd else ("head",)
-        table.append(("head", "head", "head", heads, self._head))
-        return table
+        return block_table(self, self._stem, self._head, ("head", "head_kd") if self.kd else ("head",))
 
 
 def _init_weights(model: nn.Module) -> None:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .base import SpikingBackbone
+from .metaformer import block_table, build_stages
 from .neurons import MultiSpike
 from .sdt_v2 import _init_weights
 
@@ -166,21 +167,12 @@ class ESpikeFormer(SpikingBackbone):
         img_size: int = 224,
     ):
         super().__init__()
-        c0, c1, c2, c3 = embed_dims
+        c3 = embed_dims[3]
         self.T = None  # no time axis in v3 base
         self.img_size = img_size
         r = mlp_ratios
-        self.downsample1_1 = MS_DownSampling(in_channels, c0 // 2, 7, 2, 3, first_layer=True)
-        self.ConvBlock1_1 = nn.ModuleList([MS_ConvBlock_spike_SepConv(c0 // 2, r)])
-        self.downsample1_2 = MS_DownSampling(c0 // 2, c0, 3, 2, 1, first_layer=False)
-        self.ConvBlock1_2 = nn.ModuleList([MS_ConvBlock_spike_SepConv(c0, r)])
-        self.downsample2 = MS_DownSampling(c0, c1, 3, 2, 1, first_layer=False)
-        self.ConvBlock2_1 = nn.ModuleList([MS_ConvBlock_spike_SepConv(c1, r)])
-        self.ConvBlock2_2 = nn.ModuleList([MS_ConvBlock_spike_SepConv(c1, r)])
-        self.downsample3 = MS_DownSampling(c1, c2, 3, 2, 1, first_layer=False)
-        self.block3 = nn.ModuleList([MS_Block_Spike_SepConv(c2, num_heads, r) for _ in range(6)])
-        self.downsample4 = MS_DownSampling(c2, c3, 3, 1, 1, first_layer=False)
-        self.block4 = nn.ModuleList([MS_Block_Spike_SepConv(c3, num_heads, r) for _ in range(2)])
+        build_stages(self, embed_dims, in_channels, MS_DownSampling, lambda d: MS_ConvBlock_spike_SepConv(d, r),
+                     lambda d: MS_Block_Spike_SepConv(d, num_heads, r))
         self.head = nn.Linear(c3, num_classes)
         self.spike = MultiSpike(norm=1)
         _init_weights(self)
@@ -189,23 +181,4 @@ class ESpikeFormer(SpikingBackbone):
         return self.head(self.spike(x.flatten(2).mean(2)))
 
     def _block_table(self):
-        table = []
-
-        def add(name, stage, kind, module):
-            table.append((name, stage, kind, (name,), module))
-
-        add("downsample1_1", "1", "downsample", self.downsample1_1)
-        add("ConvBlock1_1.0", "1", "conv_block", self.ConvBlock1_1[0])
-        add("downsample1_2", "1", "downsample", self.downsample1_2)
-        add("ConvBlock1_2.0", "1", "conv_block", self.ConvBlock1_2[0])
-        add("downsample2", "2", "downsample", self.downsample2)
-        add("ConvBlock2_1.0", "2", "conv_block", self.ConvBlock2_1[0])
-        add("ConvBlock2_2.0", "2", "conv_block", self.ConvBlock2_2[0])
-        add("downsample3", "3", "downsample", self.downsample3)
-        for i, blk in enumerate(self.block3):
-            add(f"block3.{i}", "3", "transformer_block", blk)
-        add("downsample4", "4", "downsample", self.downsample4)
-        for i, blk in enumerate(self.block4):
-            add(f"block4.{i}", "4", "transformer_block", blk)
-        table.append(("head", "head", "head", ("head",), self._head))
-        return table
+        return block_table(self, self.downsample1_1, self._head, ("head",))

@@ -88,17 +88,11 @@ def read_packed_header(path: str | Path) -> tuple[int, dict]:
 
 def load_packed(path: str | Path) -> nn.Module:
     """Rebuild the quantized model stored by :func:`export_packed`."""
-    from safetensors import SafetensorError, safe_open
-
     from ..models import create_model
+    from ..models.checkpoint import read_safetensors
 
     path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = dict(f.metadata() or {})
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a readable packed export: {exc}") from None
+    tensors, meta = read_safetensors(path, "packed export")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an aq4svit packed export (format {meta.get('format')!r})")
     model = create_model(meta["model"], **json.loads(meta["kwargs"]))

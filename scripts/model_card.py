@@ -1,0 +1,70 @@
+"""Write data/checkpoints/README.md (the default models' card) from the checkpoints and their training logs.
+
+Usage: python scripts/model_card.py   (run after `aq4svit train ... --out data/checkpoints/<model>.safetensors`)
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from aq4svit_lib.models import create_model, default_checkpoint, get_entry
+from aq4svit_lib.report import memory_breakdown, to_markdown
+
+MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
+OUT = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.md"
+
+
+def command(log: dict) -> str:
+    c = log["config"]
+    parts = [f"aq4svit train --model {c['model']} --epochs {c['epochs']} --lr {c['lr']:g} --warmup-epochs {c['warmup_epochs']:g}",
+             f"--seed {c['seed']}"]
+    if c.get("threads"):
+        parts.append(f"--threads {c['threads']}")
+    parts.append(f"--out data/checkpoints/{c['model']}.safetensors")
+    return " ".join(parts)
+
+
+def main() -> None:
+    rows, stage_rows, sections = [], [], []
+    for name in MODELS:
+        path = default_checkpoint(name)
+        log = json.loads(path.with_suffix(".json").read_text())
+        model = create_model(name, checkpoint="default")
+        entry = get_entry(name)
+        kw = entry.kwargs
+        mem = memory_breakdown(model)
+        per_stage = mem.groupby("stage", sort=False).numel.sum()
+        rows.append({
+            "model": name, "family": entry.family, "widths": kw["embed_dims"], "T": kw.get("T", "-"),
+            "params": sum(p.numel() for p in model.parameters()), "file_MB": round(path.stat().st_size / 2**20, 2),
+            "test_accuracy": log["test_accuracy"], "search_accuracy": log["search_accuracy"],
+            "epochs": log["config"]["epochs"], "train_minutes": round(log["train_seconds"] / 60, 1),
+        })
+        stage_rows.append({"model": name, **{f"stage {k}": int(v) for k, v in per_stage.items()}})
+        sections.append(f"### {name}\n\n{entry.description}. Architecture arguments: `{json.dumps(kw)}`.\n\n"
+                        f"Training command (seed {log['config']['seed']}, {log['train_seconds'] / 60:.0f} min on one CPU thread "
+                        f"while other jobs shared the machine):\n\n```bash\n{command(log)}\n```\n\n"
+                        f"Recipe: AdamW (weight decay {log['config']['weight_decay']}), batch {log['config']['batch_size']}, "
+                        f"linear warm-up then cosine decay, label smoothing {log['config']['label_smoothing']}, random shifts of "
+                        f"±{log['config']['shift']} px and horizontal flips, sigmoid surrogate alpha {log['config']['surrogate_alpha']} "
+                        f"(training only), last BN of each residual branch initialised to 0. Final-epoch weights, no model selection.\n")
+    card = (
+        "# Default models (Fashion-MNIST)\n\n"
+        "Small members of the three SDT families with the official architecture and depth layout, trained by "
+        "`aq4svit train` on the `train` split only (55 000 images; the 5000-image `search` split and the 10 000 `test` "
+        "images were never seen). Files are safetensors with the model name and arguments in the header; "
+        "`create_model(name, checkpoint=\"default\")` loads them strictly. Full 10 000-image test accuracy and evaluation "
+        "time on 2 CPU cores are re-measured by `python benchmarks/bench_models.py` (benchmarks/RESULTS.md).\n\n"
+        + to_markdown(pd.DataFrame(rows))
+        + "\nParameters per stage:\n\n" + to_markdown(pd.DataFrame(stage_rows).fillna(0))
+        + "\n" + "\n".join(sections)
+    )
+    OUT.write_text(card)
+    print(card)
+
+
+if __name__ == "__main__":
+    main()
