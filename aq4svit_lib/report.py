@@ -126,6 +126,7 @@ def outcome_row(outcome, label: str | None = None) -> dict:
     return {
         "model": r["model"],
         "method": label or r["method"],
+        "bits": "/".join(str(b) for b in r["bits"]),
         "fp32_search": r["fp32"]["search_accuracy"],
         "fp32_test": r["fp32"]["test_accuracy"],
         "search_accuracy": r["final"]["search_accuracy"],
@@ -146,13 +147,22 @@ def outcome_row(outcome, label: str | None = None) -> dict:
     }
 
 
-def comparison_table(outcomes: dict) -> pd.DataFrame:
-    """QSViT vs AQ4SViT per model: accuracy, memory saving vs FP32 and vs QSViT, time, speed-up."""
-    rows = [outcome_row(o, label) for (model, label), o in outcomes.items()]
-    df = pd.DataFrame(rows)
-    q = df[df.method == "qsvit"].set_index("model")
-    df["saving_vs_qsvit"] = [1 - row.memory_bytes / q.loc[row.model, "memory_bytes"] if row.model in q.index else None for row in df.itertuples()]
-    df["speedup_vs_qsvit"] = [q.loc[row.model, "search_seconds"] / row.search_seconds if row.model in q.index and row.search_seconds else None
+def comparison_table(outcomes) -> pd.DataFrame:
+    """QSViT vs AQ4SViT per model and bit list: accuracy, memory saving vs FP32 and vs QSViT, time, speed-up.
+
+    ``outcomes`` is an iterable of SearchOutcome (or a dict whose values are); the reference for
+    "vs QSViT" is the QSViT run on the same model with the same bit list.
+    """
+    values = outcomes.values() if isinstance(outcomes, dict) else outcomes
+    df = pd.DataFrame([outcome_row(o) for o in values])
+    q = df[df.method == "qsvit"].set_index(["model", "bits"])
+
+    def ref(row, col):
+        key = (row.model, row.bits)
+        return q.loc[key, col] if key in q.index else None
+
+    df["saving_vs_qsvit"] = [1 - row.memory_bytes / ref(row, "memory_bytes") if ref(row, "memory_bytes") else None for row in df.itertuples()]
+    df["speedup_vs_qsvit"] = [ref(row, "search_seconds") / row.search_seconds if ref(row, "search_seconds") and row.search_seconds else None
                               for row in df.itertuples()]
     return df
 

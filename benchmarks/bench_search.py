@@ -38,7 +38,7 @@ def main() -> None:
             r = outcomes[(args.model, method)].result
             print(f"{method}: {r['search_seconds']:.1f} s, saving {r['saving_vs_fp32']:.3f}, search acc {r['final']['search_accuracy']:.4f}",
                   flush=True)
-    t = comparison_table(outcomes)
+    t = comparison_table(outcomes.values())
     cols = ["method", "search_accuracy", "test_accuracy", "search_drop_pts", "meets_delta", "saving_vs_fp32", "saving_vs_qsvit",
             "search_seconds", "speedup_vs_qsvit", "generated", "gated", "minibatch", "full", "images_forwarded"]
     t = t[cols]

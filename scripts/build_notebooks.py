@@ -226,7 +226,14 @@ NOTEBOOKS["05_comparison"] = notebook(
         ("code", """\
 from aq4svit_lib.report import comparison_table
 
-outcomes = {(m, meth): ensure_search(prof, m, meth) for m in prof.models for meth in ("qsvit", "greedy", "beam")}
+METHODS = ("qsvit", "greedy", "beam")
+bit_lists = [prof.bits, *prof.extra_bits]  # the full profile adds a finer list
+outcomes = {}
+for bits in bit_lists:
+    suffix = "" if bits == prof.bits else "_bits" + "-".join(map(str, bits))
+    for m in prof.models:
+        for meth in METHODS:
+            outcomes[(m, meth, bits)] = ensure_search(prof, m, meth, name=meth + suffix, bits=list(bits))
 table = comparison_table(outcomes)
 save_table(table.round(4), "05_comparison", FIG)
 assert table.search_accuracy.between(0, 1).all() and table.test_accuracy.between(0, 1).all()
@@ -238,13 +245,14 @@ table"""),
         ("code", """\
 from aq4svit_lib.report import feasible_points
 
-points = {m: feasible_points([outcomes[(m, meth)] for meth in ("qsvit", "greedy", "beam")]) for m in prof.models}
-floors = {m: outcomes[(m, "greedy")].result["floor"] for m in prof.models}
-fig = plots.pareto_scatter(points, table, floors)
+main = table[table.bits == "/".join(map(str, prof.bits))]
+points = {m: feasible_points([outcomes[(m, meth, prof.bits)] for meth in METHODS]) for m in prof.models}
+floors = {m: outcomes[(m, "greedy", prof.bits)].result["floor"] for m in prof.models}
+fig = plots.pareto_scatter(points, main, floors)
 plots.save(fig, "05_pareto", FIG)
-fig = plots.search_time_bars(table)
+fig = plots.search_time_bars(main)
 plots.save(fig, "05_search_time", FIG)
-table[["model", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]"""),
+table[["model", "bits", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]"""),
     ],
 )
 
