@@ -146,14 +146,18 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
     stamp = out / "settings.json"
-    if stamp.exists() and (out / "result.json").exists() and json.loads(stamp.read_text()).get("digest") == digest:
+    same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
+    if same and (out / "result.json").exists():
         return load_outcome(out, model, method)
     kwargs = {k: v for k, v in settings.items() if k not in ("method", "model", "spec", "dataset")}
     spec = SplitSpec(**settings["spec"])
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": False})
     t0 = time.perf_counter()
+    # an interrupted run with the same settings resumes from its memo; anything else starts cold
     outcome = run_search(method, model, out=out, spec=spec, dataset=profile.dataset, data_root=profile.imagenet_root,
-                         device=profile.device, force=True, **kwargs)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "seconds": time.perf_counter() - t0})
+                         device=profile.device, resume=same, force=not same, **kwargs)
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
 
 
@@ -213,4 +217,34 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
         else:
             os.environ["MPLBACKEND"] = env_backup
     write_json_atomic(executed / "timings.json", timings)
+    if prof.name == "default" and not only and not os.environ.get("AQ4SVIT_RESULTS"):
+        update_gallery(figures_dir(prof))
     return timings
+
+
+GALLERY = (
+    ("01_memory_share", "Where the FP32 memory sits: per stage (left) and per block (right)."),
+    ("02_sensitivity_uniform", "QSViT Algorithm 1 on sdtv2_tiny, scaled uniform quantizer: one layer group quantized at a time."),
+    ("02_sensitivity_fixed_point", "The same sweep with the fixed-point (Qm.n, truncation) quantizer."),
+    ("02_uniform_sweeps", "Whole network at one precision, and one layer kind network-wide, for both schemes."),
+    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 - 2.1 points): every ExpSetting."),
+    ("04_greedy_trace_sdtv2_tiny", "AQ4SViT-Greedy on sdtv2_tiny: memory of every candidate, coloured by the gate's decision."),
+    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny."),
+    ("05_pareto", "Accuracy vs memory saving: every feasible config evaluated, the Pareto front, and each method's result."),
+    ("05_search_time", "Search wall-clock time and images forwarded per method."),
+    ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate screened on sdtv2_tiny."),
+)
+
+
+def update_gallery(fig_dir: Path, readme: Path = ROOT / "README.md") -> None:
+    """Rewrite the README's gallery section with the default profile's figures."""
+    lines = []
+    for name, caption in GALLERY:
+        if (fig_dir / f"{name}.png").exists():
+            rel = (fig_dir / f"{name}.png").relative_to(ROOT)
+            lines.append(f"**{name}** — {caption}\n\n![{name}]({rel})\n")
+    text = readme.read_text()
+    start, end = "<!-- gallery:start -->", "<!-- gallery:end -->"
+    if start in text and end in text and lines:
+        before, rest = text.split(start, 1)
+        readme.write_text(before + start + "\n" + "\n".join(lines) + rest[rest.index(end):])

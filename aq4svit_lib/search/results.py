@@ -23,6 +23,8 @@ from ..errors import UsageError
 from ..ioutil import write_json_atomic, write_text_atomic
 
 RESULT_FILES = ("result.json", "config.json", "trace.jsonl", "sensitivity.csv", "pareto.csv")
+#: removed too by --force, so a forced run starts cold (the memo lives in the folder by default)
+OWNED_FILES = RESULT_FILES + ("memo.sqlite", "final.safetensors")
 
 #: result.json fields and their types (documented in README, "Result folder").
 RESULT_SCHEMA = {
@@ -66,7 +68,7 @@ class ResultFolder:
     def prepare(self, force: bool = False) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         if force and not self.resume:
-            for f in RESULT_FILES:
+            for f in OWNED_FILES:
                 (self.path / f).unlink(missing_ok=True)
         # the trace is rebuilt during a resumed (replayed) run
         (self.path / "trace.jsonl").write_text("")
