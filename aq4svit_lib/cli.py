@@ -101,7 +101,7 @@ def cmd_eval(args) -> int:
 
     model = _model(args)
     config = QuantConfig.load(args.config) if args.config else QuantConfig()
-    with Evaluator(model, _splits(args, model), batch_size=args.batch_size, device=args.device, quiet=args.quiet) as ev:
+    with Evaluator(model, _splits(args, model), batch_size=args.batch_size, device=args.device, quiet=True if args.quiet else None) as ev:
         r = ev.accuracy(config, args.split)
     print(f"{args.model} on {args.split} ({r.n} images): top-1 {r.accuracy:.4f}, top-5 {r.top5:.4f}, {r.seconds:.1f} s")
     return 0
@@ -156,7 +156,7 @@ def cmd_search(args) -> int:
         levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
         drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
         resume=args.resume, force=args.force, memo=args.memo, batch_size=args.batch_size, device=args.device,
-        quiet=args.quiet, max_evaluations=args.max_evaluations, model_overrides=overrides,
+        quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
     )
     r = out.result
     print(f"{r['method']} on {r['model']}: search accuracy {r['fp32']['search_accuracy']:.4f} -> {r['final']['search_accuracy']:.4f}, "
