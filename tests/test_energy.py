@@ -16,11 +16,11 @@ def activity():
 def test_macs_match_layer_shapes(activity):
     model, act = activity
     row = act.set_index("layer").loc["downsample1_1.encode_conv"]
-    # 7x7 conv, 1 -> 8 channels, 14x14 output, T = 2 repetitions of the image
-    assert row.macs == 8 * 14 * 14 * 7 * 7 * 1 * 2
+    # 7x7 conv, 1 -> 8 channels, 14x14 output, T = 4 repetitions of the image
+    assert row.macs == 8 * 14 * 14 * 7 * 7 * 1 * 4
     assert bool(row.real_input) and row.activity == 1.0
     head = act.set_index("layer").loc["head"]
-    assert head.macs == 10 * 80 * 2 and not bool(head.real_input)
+    assert head.macs == 10 * 80 * 4 and not bool(head.real_input)
     spiking = act[~act.real_input]
     assert ((spiking.activity >= 0) & (spiking.activity <= 1)).all()
     assert len(act[act.real_input]) >= 1  # the first layer, plus RepConv's inner real-valued convs

@@ -91,15 +91,15 @@ def test_imagenet_variant_forward_shape():
 
 
 def test_recorded_membranes_have_expected_shapes():
-    model = random_model("sdtv2_tiny")  # T=2, widths 16/32/64/80, 28x28 input
+    model = random_model("sdtv2_tiny")  # T=4, widths 16/32/64/80, 28x28 input
     x = torch.randn(3, 1, 28, 28)
     with torch.no_grad(), record_membranes(model) as rec:
         model(x)
-    assert rec.membranes["ConvBlock1_1.0.Conv.lif1"].shape == (2, 3, 8, 14, 14)
-    assert rec.membranes["block3.0.attn.q_lif"].shape == (2, 3, 64, 2, 2)
-    assert rec.membranes["block3.0.attn.attn_lif"].shape == (2, 3, 64, 4)  # [T, B, C, N]
-    assert rec.membranes["block3.0.mlp.fc1_lif"].shape == (2, 3, 64, 4)
-    assert rec.membranes["lif"].shape == (2, 3, 80)
+    assert rec.membranes["ConvBlock1_1.0.Conv.lif1"].shape == (4, 3, 8, 14, 14)
+    assert rec.membranes["block3.0.attn.q_lif"].shape == (4, 3, 64, 2, 2)
+    assert rec.membranes["block3.0.attn.attn_lif"].shape == (4, 3, 64, 4)  # [T, B, C, N]
+    assert rec.membranes["block3.0.mlp.fc1_lif"].shape == (4, 3, 64, 4)
+    assert rec.membranes["lif"].shape == (4, 3, 80)
     for name, m in rec.membranes.items():
         assert rec.spikes[name].shape == m.shape
         assert set(rec.spikes[name].unique().tolist()) <= {0.0, 1.0}
@@ -113,7 +113,7 @@ def test_recorded_membranes_have_expected_shapes():
     with torch.no_grad(), record_membranes(v1) as rec1:
         v1(x)
     assert "patch_embed.rpe_lif" not in rec1.membranes and "block.0.attn.attn_lif" not in rec1.membranes
-    assert rec1.membranes["block.0.attn.talking_heads_lif"].shape == (2, 3, 8, 1, 12)
+    assert rec1.membranes["block.0.attn.talking_heads_lif"].shape == (4, 3, 8, 1, 12)
 
 
 @pytest.mark.parametrize("name,kinds", [

@@ -76,9 +76,9 @@ register(
     ModelEntry(
         "sdt_tiny",
         "sdt",
-        dict(embed_dims=96, depths=6, num_heads=8, T=2, pooling_stat="1110", **_FMNIST),
+        dict(embed_dims=96, depths=6, num_heads=8, T=4, pooling_stat="1110", **_FMNIST),
         "fashion_mnist",
-        "SDT v1, SPS + 6 blocks, D=96, T=2, 4x4 tokens",
+        "SDT v1, SPS + 6 blocks, D=96, T=4 (as the official models), 4x4 tokens",
         "sdt_tiny.safetensors",
     )
 )
@@ -86,9 +86,9 @@ register(
     ModelEntry(
         "sdtv2_tiny",
         "sdtv2",
-        dict(embed_dims=[16, 32, 64, 80], num_heads=8, T=2, kd=False, **_FMNIST),
+        dict(embed_dims=[16, 32, 64, 80], num_heads=8, T=4, kd=False, **_FMNIST),
         "fashion_mnist",
-        "Meta-SpikeFormer, 2+2+6+2 blocks, widths 16/32/64/80, T=2",
+        "Meta-SpikeFormer, 2+2+6+2 blocks, widths 16/32/64/80, T=4 (as the released 55M model)",
         "sdtv2_tiny.safetensors",
     )
 )
