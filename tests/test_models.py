@@ -84,10 +84,19 @@ def test_forward_is_deterministic_and_blockwise_equals_full(name):
             assert torch.equal(model.forward_blocks(h, split_at), full)
 
 
-def test_imagenet_variant_forward_shape():
-    model = random_model("sdtv3", embed_dims=[8, 16, 32, 40], in_channels=3, num_classes=1000)
-    with torch.no_grad():
-        assert model(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+@pytest.mark.parametrize("family,kwargs", [
+    ("sdt", dict(embed_dims=32, depths=1, T=2)),
+    ("sdtv2", dict(embed_dims=[8, 16, 32, 40], T=2, kd=True)),
+    ("sdtv3", dict(embed_dims=[8, 16, 32, 40])),
+])
+def test_imagenet_sized_forward(family, kwargs):
+    """224 x 224 RGB input, 1000 classes: the full-scale path at small width (official token grid 14 x 14)."""
+    model = random_model(family, in_channels=3, num_classes=1000, **kwargs)
+    with torch.no_grad(), record_membranes(model) as rec:
+        out = model(torch.randn(2, 3, 224, 224))
+    assert out.shape == (2, 1000)
+    last = list(rec.membranes.values())[-2]  # a neuron of the last transformer block
+    assert last.shape[-1] in (14, 196)  # 14 x 14 tokens, as on ImageNet
 
 
 def test_recorded_membranes_have_expected_shapes():
