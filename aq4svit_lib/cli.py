@@ -180,6 +180,48 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+# -- config ----------------------------------------------------------------------------------------
+def _pairs(items, what: str) -> dict:
+    from .errors import UsageError
+
+    out = {}
+    for item in items or []:
+        name, sep, bits = item.rpartition("=")
+        if not sep or not bits.isdigit():
+            raise UsageError(f"--{what} takes NAME=BITS, got {item!r}")
+        out[name] = int(bits)
+    return out
+
+
+def cmd_config(args) -> int:
+    from .models import create_model
+    from .quant import QuantConfig, QuantScheme, paper_notation
+
+    if args.show:
+        config = QuantConfig.load(args.show)
+    else:
+        block_kinds: dict = {}
+        for key, bits in _pairs(args.block_kind, "block-kind").items():
+            block, _, kind = key.partition(":")
+            block_kinds.setdefault(block, {})[kind] = bits
+        config = QuantConfig(default=args.default, kinds=_pairs(args.kind, "kind"), stages=_pairs(args.stage, "stage"),
+                             blocks=_pairs(args.block, "block"), block_kinds=block_kinds, layers=_pairs(args.layer, "layer"),
+                             scheme=QuantScheme(args.scheme, args.granularity, args.rounding), model=args.model)
+    import torch
+
+    with torch.device("meta"):
+        structure = create_model(args.model).quant_structure()
+    bits = config.resolve(structure)  # validates
+    if args.out:
+        config.save(args.out)
+        print(f"wrote {args.out}")
+    else:
+        print(config.to_json())
+    for stage, tup in paper_notation(bits, structure).items():
+        print(f"  {stage}: {tup}")
+    return 0
+
+
 # -- train ---------------------------------------------------------------------------------
 def cmd_train(args) -> int:
     from .training import TrainConfig, train
@@ -265,6 +307,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
     p.add_argument("--threads", type=int, default=0)
     p.set_defaults(func=cmd_reproduce)
+
+    p = sub.add_parser("config", help="write (or --show and validate) a quantization config")
+    p.add_argument("--model", default="sdtv2_tiny", help="the model the config is validated against")
+    p.add_argument("--show", help="validate and print an existing config file instead of writing one")
+    p.add_argument("--default", type=int, default=32, help="network default bits")
+    p.add_argument("--kind", action="append", help="KIND=BITS network-wide (repeatable), e.g. q=32")
+    p.add_argument("--stage", action="append", help="STAGE=BITS, e.g. 3=4")
+    p.add_argument("--block", action="append", help="BLOCK=BITS, e.g. block3.0=8")
+    p.add_argument("--block-kind", action="append", help="BLOCK:KIND=BITS, e.g. block3.0:q=32")
+    p.add_argument("--layer", action="append", help="LAYER=BITS (module path)")
+    p.add_argument("--scheme", default="uniform")
+    p.add_argument("--granularity", default="per_channel")
+    p.add_argument("--rounding", default="nearest")
+    p.add_argument("--out", help="output JSON file (default: print)")
+    p.set_defaults(func=cmd_config)
 
     p = sub.add_parser("train", help="train a default model on the Fashion-MNIST train split")
     p.add_argument("--model", default="sdtv2_tiny")

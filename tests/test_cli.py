@@ -78,3 +78,16 @@ def test_unknown_profile_and_notebook(tmp_path):
     assert r.returncode == 2 and "ci, default, full, imagenet" in r.stderr
     r = run("reproduce", "--profile", "imagenet")
     assert r.returncode == 2 and "--imagenet-root" in r.stderr
+
+
+def test_config_command_writes_and_validates(tmp_path):
+    out = tmp_path / "c.json"
+    r = run("config", "--model", "sdtv3_tiny", "--default", "8", "--stage", "3=4", "--block-kind", "block3.0:q=32", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    cfg = json.loads(out.read_text())
+    assert cfg["default"] == 8 and cfg["stages"] == {"3": 4} and cfg["block_kinds"] == {"block3.0": {"q": 32}}
+    assert "Stage-3: (4,4|32,4)" in r.stdout
+    r = run("config", "--model", "sdtv3_tiny", "--show", str(out))
+    assert r.returncode == 0 and '"format": "aq4svit.quant_config"' in r.stdout
+    r = run("config", "--model", "sdtv3_tiny", "--block", "block9.9=4")
+    assert r.returncode == 2 and "valid blocks" in r.stderr
