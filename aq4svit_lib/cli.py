@@ -65,11 +65,11 @@ def cmd_data(args) -> int:
 
 
 # -- models ------------------------------------------------------------------------------------
-def _model(args):
+def _model(args, load_default: bool = True):
     from .models import create_model, get_entry
 
     checkpoint = args.checkpoint
-    if checkpoint is None and get_entry(args.model).default_checkpoint:
+    if checkpoint is None and load_default and get_entry(args.model).default_checkpoint:
         checkpoint = "default"
     overrides = {}
     if getattr(args, "kd", None) is not None:
@@ -127,7 +127,7 @@ def cmd_memory(args) -> int:
 
     from .quant import QuantConfig, memory_report, paper_notation
 
-    model = _model(args)
+    model = _model(args, load_default=False)  # memory depends on the architecture only
     config = QuantConfig.load(args.config) if args.config else QuantConfig()
     rep = memory_report(model, config)
     if args.json:
