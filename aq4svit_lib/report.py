@@ -195,8 +195,9 @@ def drift_study(trace: pd.DataFrame, fp32_search: float) -> pd.DataFrame:
     """Candidates of a gate-free search with both drift and full search accuracy."""
     df = trace[trace.drift.notna() & trace.search_accuracy.notna()].copy()
     df["drop_pts"] = 100 * (fp32_search - df.search_accuracy)
-    return df[["index", "phase", "unit", "drift", "drift_max", "spike_disagreement", "minibatch_accuracy",
-               "search_accuracy", "drop_pts", "memory_bytes", "decision"]].reset_index(drop=True)
+    df["drift_increase"] = df.drift - df.parent_drift.fillna(0.0)  # the step's own contribution
+    return df[["index", "phase", "unit", "drift", "parent_drift", "drift_increase", "drift_max", "spike_disagreement",
+               "minibatch_accuracy", "search_accuracy", "drop_pts", "memory_bytes", "decision"]].reset_index(drop=True)
 
 
 def gate_quality(df: pd.DataFrame, tau: float, floor: float) -> dict:
@@ -207,6 +208,8 @@ def gate_quality(df: pd.DataFrame, tau: float, floor: float) -> dict:
     pruned = df.drift > tau
     tp = int((pruned & infeasible).sum())
     rho = spearmanr(df.drift, df.drop_pts).statistic if len(df) > 2 else float("nan")
+    rho_inc = spearmanr(df.drift_increase, df.drop_pts).statistic if len(df) > 2 else float("nan")
+    rho_mb = spearmanr(-df.minibatch_accuracy, df.drop_pts).statistic if len(df) > 2 else float("nan")
     return {
         "candidates": len(df),
         "infeasible": int(infeasible.sum()),
@@ -216,6 +219,8 @@ def gate_quality(df: pd.DataFrame, tau: float, floor: float) -> dict:
         "recall": tp / int(infeasible.sum()) if infeasible.any() else float("nan"),
         "false_prunes": int((pruned & ~infeasible).sum()),
         "spearman_rho": float(rho),
+        "spearman_rho_increase": float(rho_inc),
+        "spearman_rho_minibatch_acc": float(rho_mb),
     }
 
 

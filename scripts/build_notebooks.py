@@ -262,7 +262,9 @@ NOTEBOOKS["06_drift_proxy"] = notebook(
     "none): for every spiking layer, ‖H_q − H_fp32‖₂ / ‖H_fp32‖₂ of the pre-spike membrane potentials over the "
     "minibatch and all time steps, averaged over layers. Here we collect every candidate the Greedy and Beam searches "
     "screened, measure the **full** search accuracy of each (also of those the gate pruned), and ask how well drift "
-    "ranks them (Spearman ρ) and how precise the gate's decisions were at the τ the Greedy run calibrated.",
+    "ranks them (Spearman ρ) and how precise the gate's decisions were at the τ the Greedy run calibrated. For "
+    "comparison the table also gives ρ for the drift *increase* over the configuration the candidate was derived "
+    "from, and for the minibatch accuracy (the gate's second, cheap proxy).",
     [
         ("code", """\
 from aq4svit_lib.report import drift_study_for, gate_quality

@@ -56,10 +56,11 @@ class AQ4SViT:
         self.ctx, self.settings = ctx, settings
         self.gate = DriftGate(settings.drift_threshold, settings.drift_margin, settings.min_accepted, settings.min_rejected)
         self.seen: dict[str, tuple[bool, float | None]] = {}  # key -> (feasible, search accuracy)
+        self.drifts: dict[str, float] = {}  # key -> drift (to report a candidate's parent drift)
         self.fp32_minibatch = None
 
     # -- the gate -------------------------------------------------------------------------------
-    def screen(self, bits: dict[str, int], unit: str = "") -> bool:
+    def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
         """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
         ctx, ev = self.ctx, self.ctx.evaluator
         key = ctx.space.key(bits)
@@ -69,7 +70,9 @@ class AQ4SViT:
         t0 = time.perf_counter()
         ctx.tick()
         d = ev.drift(bits)
-        fields = dict(unit=unit, drift=d.drift, drift_max=d.drift_max, spike_disagreement=d.spike_disagreement,
+        self.drifts[key] = d.drift
+        parent_drift = self.drifts.get(ctx.space.key(parent), 0.0) if parent is not None else None
+        fields = dict(unit=unit, drift=d.drift, parent_drift=parent_drift, drift_max=d.drift_max, spike_disagreement=d.spike_disagreement,
                       minibatch_accuracy=d.accuracy, tau=self.gate.tau if math.isfinite(self.gate.tau) else None)
         if self.gate.prunes(d.drift):
             ctx.counters["gated"] += 1
@@ -102,7 +105,7 @@ class AQ4SViT:
             with ctx.in_phase(f"greedy:{level}"):
                 for unit in self.ordered_units(level):
                     while (candidate := ctx.space.lower(state, unit)) is not None:
-                        if not self.screen(candidate, unit.name):
+                        if not self.screen(candidate, unit.name, parent=state):
                             break
                         state = candidate
                         ctx.evaluator.pin(state)
@@ -129,8 +132,8 @@ class AQ4SViT:
                                 continue
                             keys.add(space.key(child))
                             if space.key(child) not in self.seen:
-                                children.append((child, unit.name))
-                    feasible = [c for c, name in children if self.screen(c, name)]
+                                children.append((child, unit.name, parent))
+                    feasible = [c for c, name, parent in children if self.screen(c, name, parent)]
                     new = sorted(beam + feasible, key=rank)[:k]
                     if [space.key(b) for b in new] == [space.key(b) for b in beam]:
                         break
@@ -144,6 +147,7 @@ class AQ4SViT:
         ctx.evaluator.pin(start)
         with ctx.in_phase("baseline"):
             self.fp32_minibatch = ctx.evaluator.drift(start).accuracy
+        self.drifts[ctx.space.key(start)] = 0.0
         return self.greedy(start) if self.settings.method == "greedy" else self.beam(start)
 
     def pareto(self) -> pd.DataFrame:
