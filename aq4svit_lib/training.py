@@ -44,6 +44,7 @@ class TrainConfig:
     zero_init_residual: bool = True  # last BN of every residual branch starts at 0
     seed: int = 0
     threads: int = 0  # 0 = torch default
+    init_from: str | None = None  # start from these weights (fine-tuning) instead of a fresh init
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, g: torch.Generator) -> torch.Tensor:
@@ -100,6 +101,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
     splits = load_splits("fashion_mnist", spec, root=data_root)
     model = create_model(cfg.model).train()
     prepare_for_training(model, cfg)
+    if cfg.init_from:
+        from .models.checkpoint import load_checkpoint
+
+        load_checkpoint(model, cfg.init_from)  # after the init: the zeroed BN weights are overwritten
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     g = torch.Generator().manual_seed(cfg.seed)
     train_split = splits["train"]
