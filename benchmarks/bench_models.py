@@ -7,6 +7,7 @@ Targets (issue "Model zoo"): >= 90 % test accuracy and <= 20 s for the 10 000 te
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pandas as pd
@@ -21,7 +22,7 @@ MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
 
 
 def main() -> None:
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", 2)))
     test = load_splits()["test"]
     rows = []
     for name in MODELS:

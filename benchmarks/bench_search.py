@@ -8,6 +8,7 @@ Usage: python benchmarks/bench_search.py [--model sdtv2_tiny] [--search-size 500
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def main() -> None:
     ap.add_argument("--bits", default="32,16,12,8,4")
     ap.add_argument("--delta", type=float, default=1.5)
     args = ap.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", 2)))
     spec = SplitSpec(args.search_size, 256)
     outcomes = {}
     with tempfile.TemporaryDirectory() as tmp:

@@ -191,3 +191,32 @@ def test_weights_are_restored_after_evaluations(small_splits):
     ev.accuracy(QuantConfig(default=3))
     ev.drift(QuantConfig(default=3))
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_hardest_first_order_keeps_accuracy_and_rejects_sooner(small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    natural = Evaluator(model, small_splits, batch_size=50, quiet=True, hardest_first=())
+    ordered = Evaluator(model, small_splits, batch_size=50, quiet=True)
+    cfg = QuantConfig(default=32, stages={"1": 2})
+    a, b = natural.accuracy(cfg), ordered.accuracy(cfg)
+    assert (a.correct, a.correct5) == (b.correct, b.correct5)
+    split = ordered.split("search")
+    assert sorted(split.indices.tolist()) == sorted(small_splits["search"].indices.tolist())
+    assert split.hash != small_splits["search"].hash
+    fp32 = natural.accuracy(QuantConfig())
+    wrong = fp32.n - fp32.correct
+    # FP32's own mistakes (negative margin) come first
+    x, y = next(iter(split.batches(wrong)))
+    with torch.no_grad():
+        assert (model(x).argmax(1) != y).all()
+    floor = fp32.accuracy - 0.015
+    ra, rb = natural.accuracy(cfg, floor=floor), ordered.accuracy(cfg, floor=floor)
+    assert ra.passed == rb.passed is False and rb.forwarded < ra.forwarded
+
+
+def test_the_order_is_memoised(tmp_path, small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True).accuracy(QuantConfig())
+    again = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    again.accuracy(QuantConfig())
+    assert again.counters["images_forwarded"] == 0

@@ -98,6 +98,7 @@ class Evaluator:
         drift_split: str = "minibatch",
         drift_aggregate: str = "mean",
         drift_reference_bytes: int = 1 << 30,
+        hardest_first: tuple[str, ...] = ("search",),
     ):
         if drift_aggregate not in ("mean", "max"):
             raise UsageError("drift_aggregate must be 'mean' or 'max'")
@@ -121,13 +122,45 @@ class Evaluator:
         self._reference: DriftReference | None = None
         self._fp32_drift_result: DriftResult | None = None
         self._pins: list[tuple[dict[str, int], QuantScheme]] = []
+        self._hardest_first = set(hardest_first)
+        self._ordered: set[str] = set()
 
     # -- config handling ---------------------------------------------------------------------
     def split(self, name: str) -> Split:
-        try:
-            return self.splits[name]
-        except KeyError:
-            raise UsageError(f"unknown split {name!r}; this evaluator has: {', '.join(self.splits)}") from None
+        if name not in self.splits:
+            raise UsageError(f"unknown split {name!r}; this evaluator has: {', '.join(self.splits)}")
+        if name in self._hardest_first and name not in self._ordered:
+            self._order_hardest_first(name)
+        return self.splits[name]
+
+    def _order_hardest_first(self, name: str) -> None:
+        """Reorder a split by the FP32 model's margin, smallest (wrong or unsure) first.
+
+        Accuracy does not depend on the order, but early rejection does: a quantized candidate
+        errs mostly where FP32 was unsure, so its errors exceed the allowance after fewer images.
+        One FP32 pass over the split (counted in ``images_forwarded``) buys this.
+        """
+        self._ordered.add(name)
+        split = self.splits[name]
+        key = result_key("order", self.fingerprint, split.hash, ENGINE_VERSION)
+        cached = self.memo.get(key)
+        if cached is not None:
+            self.splits = {**self.splits, name: split.reordered(cached["order"])}
+            self._refresh_pins()
+            return
+        margins = []
+        with torch.inference_mode(), self.quantizer.applied({}, self.scheme):
+            for x, y in split.batches(self.batch_size):
+                logits = self.model(x.to(self.device)).float()
+                y = y.to(self.device)
+                true = logits.gather(1, y[:, None]).squeeze(1)
+                other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
+                margins.append((true - other).cpu())
+        self.counters["images_forwarded"] += len(split)
+        order = torch.argsort(torch.cat(margins), stable=True).numpy()
+        self.memo.put(key, "order", {"order": order.tolist()})
+        self.splits = {**self.splits, name: split.reordered(order)}
+        self._refresh_pins()
 
     def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
         return self.quantizer.resolve(config, None if isinstance(config, QuantConfig) else self.scheme)
@@ -151,6 +184,9 @@ class Evaluator:
     def pin(self, *configs) -> None:
         """Keep the prefix activations of these configs (FP32 is always kept) in the cache."""
         self._pins = [self.resolve(c) for c in configs]
+        self._refresh_pins()
+
+    def _refresh_pins(self) -> None:
         keys = set()
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
         for bits, scheme in [(fp32, self.scheme), *self._pins]:
