@@ -81,7 +81,7 @@ class Split:
             raise DataError(f"split {self.name!r} has {len(self)} examples, fewer than the {n} requested")
         return Split(self.dataset, name, self.pool, self.indices[:n], self.fingerprint, self._fetch, self._labels)
 
-    def reordered(self, order) -> "Split":
+    def reordered(self, order) -> Split:
         """The same examples in another order (same name; a different hash, as batches differ)."""
         order = np.asarray(order, dtype=np.int64)
         if sorted(order.tolist()) != list(range(len(self))):

@@ -120,22 +120,7 @@ def run_search(
     with ctx.in_phase("baseline"):  # FP32 accuracy on search: part of every method's search time
         ctx.constraint = Constraint(evaluator.accuracy(fp32_bits(space), "search").accuracy, delta, relative)
     try:
-        if method == "qsvit":
-            searcher = QSViT(ctx, qs)
-            final, table = searcher.run()
-            extra = {
-                "tolerance": qs.tolerance,
-                "base_settings": searcher.base_results,
-                "explored_settings": searcher.explored,
-                "bSettingL": searcher.low,
-                "bSettingH": searcher.high,
-            }
-        else:
-            searcher = AQ4SViT(ctx, aq)
-            final = searcher.run()
-            table = searcher.pareto()
-            extra = {"levels": list(aq.levels), "beam_width": aq.beam_width, "gate": searcher.gate.state(),
-                     "minibatch_slack": aq.minibatch_slack, "drift_aggregate": evaluator.drift_aggregate}
+        final, table, extra = _run_method(ctx, qs, aq)
     finally:
         progress.close()
     with ctx.in_phase("final"):
@@ -151,21 +136,30 @@ def run_search(
     return SearchOutcome(result, config, final, trace, folder.path if folder else None, table)
 
 
+def _run_method(ctx: SearchContext, qs: QSViTSettings | None, aq: AQ4SViTSettings | None):
+    """(final bits, sensitivity or pareto table, method-specific result fields)."""
+    if qs is not None:
+        searcher = QSViT(ctx, qs)
+        final, table = searcher.run()
+        return final, table, {"tolerance": qs.tolerance, "base_settings": searcher.base_results, "explored_settings": searcher.explored,
+                              "bSettingL": searcher.low, "bSettingH": searcher.high}
+    searcher = AQ4SViT(ctx, aq)
+    final = searcher.run()
+    return final, searcher.pareto(), {"levels": list(aq.levels), "beam_width": aq.beam_width, "gate": searcher.gate.state(),
+                                      "minibatch_slack": aq.minibatch_slack, "drift_aggregate": ctx.evaluator.drift_aggregate}
+
+
 def _energy(evaluator: Evaluator, bits: dict[str, int]) -> dict:
     """Both energy estimates of FP32 and of the final config, activity measured on the minibatch."""
     split = evaluator.split(evaluator.drift_split)
     out = {}
-    for name, config in (("fp32", _space_fp32(evaluator)), ("final", bits)):
+    for name, config in (("fp32", {}), ("final", bits)):  # {}: every layer FP32
         with torch.inference_mode(), evaluator.quantizer.applied(config, evaluator.scheme):
             activity = measure_activity(evaluator.model, split.batches(evaluator.batch_size))
         out[name] = energy_summary(energy_table(activity, config))
     for key in ("sdt_convention_uJ", "bit_aware_uJ"):
         out[f"saving_{key[:-3]}"] = 1 - out["final"][key] / out["fp32"][key]
     return out
-
-
-def _space_fp32(evaluator: Evaluator) -> dict[str, int]:
-    return {layer.name: 32 for layer in evaluator.structure.layers}
 
 
 def list_methods() -> str:
