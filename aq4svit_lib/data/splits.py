@@ -182,10 +182,11 @@ def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_worker
     if (Path(root).expanduser() / "train").is_dir():
         train = image_folder(root, "train", family)
         train_pool = _FolderPool(train, num_workers)
+        train_fp = _folder_fingerprint(train)
         search_idx = _draw(len(train), spec.search_size, spec.seed)
-        search = Split("imagenet", "search", "train", search_idx, fp, train_pool.fetch, train_pool.labels)
+        search = Split("imagenet", "search", "train", search_idx, train_fp, train_pool.fetch, train_pool.labels)
         test_idx = np.arange(len(val))
-        train_split = Split("imagenet", "train", "train", _rest(len(train), search_idx), fp, train_pool.fetch, train_pool.labels)
+        train_split = Split("imagenet", "train", "train", _rest(len(train), search_idx), train_fp, train_pool.fetch, train_pool.labels)
     else:  # hold the search images out of val, report on the rest
         search_idx = _draw(len(val), spec.search_size, spec.seed)
         search = Split("imagenet", "search", "val", search_idx, fp, val_pool.fetch, val_pool.labels)

@@ -33,7 +33,7 @@ from ..quant.config import QuantConfig
 from ..quant.quantizers import FP32, QuantScheme
 from .drift import DriftAccumulator, DriftReference, DriftResult, summarize
 from .early_rejection import Tally, passes
-from .memo import Memo, NullMemo, model_fingerprint, result_key
+from .memo import InMemoryMemo, Memo, model_fingerprint, result_key
 from .prefix_cache import PrefixCache
 
 #: Bump when a change alters the numbers the engine produces: old memo entries stop matching.
@@ -112,7 +112,7 @@ class Evaluator:
         self.n_blocks = len(self.structure.blocks)
         self._block_layers = [[layer.name for layer in self.structure.layers_of(b.name)] for b in self.structure.blocks]
         self.cache = PrefixCache(cache_bytes)
-        self.memo = memo if isinstance(memo, (Memo, NullMemo)) else (Memo(memo) if memo else NullMemo())
+        self.memo = memo if isinstance(memo, (Memo, InMemoryMemo)) else (Memo(memo) if memo else InMemoryMemo())
         self.quiet = _quiet_default() if quiet is None else quiet
         self.drift_split = drift_split
         self.drift_aggregate = drift_aggregate
@@ -148,7 +148,7 @@ class Evaluator:
             self.splits = {**self.splits, name: split.reordered(cached["order"])}
             self._refresh_pins()
             return
-        margins = []
+        margins, tally = [], Tally(len(split))
         with torch.inference_mode(), self.quantizer.applied({}, self.scheme):
             for x, y in split.batches(self.batch_size):
                 logits = self.model(x.to(self.device)).float()
@@ -156,11 +156,18 @@ class Evaluator:
                 true = logits.gather(1, y[:, None]).squeeze(1)
                 other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
                 margins.append((true - other).cpu())
+                hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
+                tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
         self.counters["images_forwarded"] += len(split)
         order = torch.argsort(torch.cat(margins), stable=True).numpy()
         self.memo.put(key, "order", {"order": order.tolist()})
         self.splits = {**self.splits, name: split.reordered(order)}
         self._refresh_pins()
+        # accuracy does not depend on the order: record FP32's now rather than forwarding it again
+        fp32 = {layer.name: FP32 for layer in self.structure.layers}
+        record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.n, "complete": True,
+                  "floor": None, "seconds": 0.0}
+        self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", record)
 
     def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
         return self.quantizer.resolve(config, None if isinstance(config, QuantConfig) else self.scheme)
@@ -179,7 +186,9 @@ class Evaluator:
     def _key(self, kind: str, bits: dict[str, int], scheme: QuantScheme, split: Split) -> str:
         quantized = any(b != FP32 for b in bits.values())
         canonical = ",".join(str(bits[layer.name]) for layer in self.structure.layers)
-        return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, ENGINE_VERSION, __version__)
+        numerics = (self.device.type, self.batch_size)  # both can move float sums, hence threshold crossings
+        return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, numerics,
+                          ENGINE_VERSION, __version__)
 
     def pin(self, *configs) -> None:
         """Keep the prefix activations of these configs (FP32 is always kept) in the cache."""
@@ -198,11 +207,24 @@ class Evaluator:
 
     # -- the forward loop ----------------------------------------------------------------------
     def _start(self, ns: str, split: Split, sigs: list[str]):
+        """Deepest block whose entering activation is cached for this prefix (0 and None if none)."""
         for i in range(self.n_blocks - 1, -1, -1):
-            entry = self.cache.get((ns, split.hash, i, sigs[i])) if (ns, split.hash, i, sigs[i]) in self.cache else None
-            if entry is not None:
-                return i, entry
+            if (ns, split.hash, i, sigs[i]) in self.cache:
+                return i, self.cache.get((ns, split.hash, i, sigs[i]))
+        self.cache.misses += 1
         return 0, None
+
+    def _affordable(self, store: dict[int, list[torch.Tensor]], n_batches: int) -> set[int]:
+        """Boundaries worth keeping, projected from batch 0: deepest first, within the cache budget."""
+        keep, total = set(), 0
+        for j in sorted(store, reverse=True):
+            if not store[j]:
+                continue
+            projected = store[j][0].numel() * store[j][0].element_size() * n_batches
+            if total + projected <= self.cache.budget_bytes:
+                keep.add(j)
+                total += projected
+        return keep
 
     def _run(self, bits, scheme, split: Split, ns: str, floor=None, observer=None, prefix_extra=None, use_cache=True):
         """Forward ``split`` under ``bits``; returns (tally, images forwarded, start block)."""
@@ -233,6 +255,9 @@ class Evaluator:
                     if observer is not None and hasattr(observer, "block"):
                         observer.block = j
                     h = self.model.forward_blocks(h, j, j + 1)
+                if k == 0:  # never hold more activations than the cache could keep
+                    keep = self._affordable(store, n_batches)
+                    store = {j: acts for j, acts in store.items() if j in keep}
                 top5 = h.topk(min(5, h.shape[1]), dim=1).indices
                 hit = top5 == y[:, None]
                 tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
@@ -284,19 +309,38 @@ class Evaluator:
             return self._reference
         sp = self.split(self.drift_split)
         family = self.structure.family
-        ref = DriftReference(time_major=family != "sdtv3")
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
         t0 = time.perf_counter()
+        ref = DriftReference(time_major=family != "sdtv3", positions_per_layer=self._drift_positions())
         tally, _, _ = self._run_reference(ref, fp32, sp)
-        if ref.nbytes() > self.drift_reference_bytes:  # too large: measure a subset of positions
-            per_layer = max(256, self.drift_reference_bytes // (5 * len(sp) * max(1, len(ref.layers))))
-            ref = DriftReference(time_major=family != "sdtv3", positions_per_layer=per_layer)
-            tally, _, _ = self._run_reference(ref, fp32, sp)
         self._reference = ref
         zero = {name: 0.0 for name in ref.layers}
         self._fp32_drift_result = DriftResult(0.0, 0.0, 0.0, zero, tally.correct, tally.correct5, tally.n,
                                               self.drift_aggregate, time.perf_counter() - t0)
         return ref
+
+    def _drift_positions(self) -> int | None:
+        if not hasattr(self, "_positions"):
+            self._positions = self._reference_positions(self.split(self.drift_split))
+        return self._positions
+
+    def _reference_positions(self, sp: Split) -> int | None:
+        """None (every position) if the FP32 membranes fit the budget, else positions per layer that do.
+
+        Sized from one image before the full pass: 4 bytes per membrane value + 1 per output.
+        """
+        sizes: dict[str, int] = {}
+
+        def size(name, membrane, out):
+            sizes[name] = membrane.numel() // (membrane.shape[1] if self.structure.family != "sdtv3" else membrane.shape[0])
+
+        x, _ = next(sp.batches(1))
+        with torch.inference_mode(), observe_neurons(self.model, size):
+            self.model(x.to(self.device))
+        projected = 5 * len(sp) * sum(sizes.values())
+        if projected <= self.drift_reference_bytes:
+            return None
+        return max(256, self.drift_reference_bytes // (5 * len(sp) * max(1, len(sizes))))
 
     def _run_reference(self, ref: DriftReference, fp32, sp: Split):
         def extra(j):  # FP32 prefix: zero differences
@@ -308,7 +352,7 @@ class Evaluator:
         """Membrane-potential drift of ``config`` against FP32 on the minibatch, and its minibatch accuracy."""
         sp = self.split(self.drift_split)
         bits, scheme = self.resolve(config)
-        key = self._key(f"drift-{self.drift_aggregate}", bits, scheme, sp)
+        key = self._key(f"drift-{self.drift_aggregate}-p{self._drift_positions()}", bits, scheme, sp)
         self.counters["drift_calls"] += 1
         cached = self.memo.get(key)
         if cached is not None:

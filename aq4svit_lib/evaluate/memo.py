@@ -126,25 +126,33 @@ class Memo:
         return {"path": str(self.path), "hits": self.hits, "misses": self.misses, "writes": self.writes, "rebuilt": self.rebuilt}
 
 
-class NullMemo:
-    """A memo that remembers nothing (``memo=None``)."""
+class InMemoryMemo:
+    """The memo of an evaluator without a file (``memo=None``): remembers for its own lifetime only."""
 
     path = None
-    hits = misses = writes = 0
     rebuilt = False
 
+    def __init__(self) -> None:
+        self._store: dict[str, dict] = {}
+        self.hits = self.misses = self.writes = 0
+
     def get(self, key: str):
-        self.misses += 1
-        return None
+        value = self._store.get(key)
+        if value is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        return value
 
     def put(self, key: str, kind: str, value: dict) -> None:
-        pass
+        self._store[key] = json.loads(json.dumps(value))  # same round trip as the SQLite memo
+        self.writes += 1
 
     def __len__(self) -> int:
-        return 0
+        return len(self._store)
 
     def close(self) -> None:
         pass
 
     def stats(self) -> dict:
-        return {"path": None, "hits": 0, "misses": self.misses, "writes": 0, "rebuilt": False}
+        return {"path": None, "hits": self.hits, "misses": self.misses, "writes": self.writes, "rebuilt": False}

@@ -152,6 +152,9 @@ class QuantConfig:
         for level in ("kinds", "stages", "blocks", "block_kinds", "layers"):
             if not isinstance(d.get(level, {}), dict):
                 raise ConfigError(f"{source}: {level} must be an object mapping names to bits")
+        for block, by_kind in d.get("block_kinds", {}).items():
+            if not isinstance(by_kind, dict):
+                raise ConfigError(f"{source}: block_kinds[{block}] must be an object mapping layer kinds to bits")
         return cls(
             default=d.get("default", FP32),
             kinds=dict(d.get("kinds", {})),

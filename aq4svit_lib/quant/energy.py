@@ -82,9 +82,10 @@ def measure_activity(model: nn.Module, batches) -> pd.DataFrame:
         return hook
 
     handles = [modules[layer.name].register_forward_hook(hook_for(layer)) for layer in structure.layers]
+    device = next(model.parameters()).device
     try:
         for x, _ in batches:
-            model(x)
+            model(x.to(device))
             images += len(x)
     finally:
         for h in handles:

@@ -58,8 +58,8 @@ def export_packed(model: nn.Module, config: QuantConfig, path: str | Path) -> Pa
             tensors[key] = tensor.detach().float().contiguous().cpu()
             continue
         fq = wq.quantized(layer, bits[layer], config.scheme)
-        tensors[f"{layer}.codes"] = torch.from_numpy(pack_bits(fq.codes.numpy(), bits[layer]))
-        tensors[f"{layer}.scale"] = fq.scale.contiguous()
+        tensors[f"{layer}.codes"] = torch.from_numpy(pack_bits(fq.codes.cpu().numpy(), bits[layer]))
+        tensors[f"{layer}.scale"] = fq.scale.cpu().contiguous()
         layers_meta[layer] = {"bits": bits[layer], "shape": list(tensor.shape)}
     cfg = getattr(model, "default_cfg", {})
     meta = {

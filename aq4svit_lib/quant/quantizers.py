@@ -10,9 +10,11 @@ so at most 2^b - 1 levels, symmetric around 0; an all-zero channel keeps s = 0 a
 ``fixed_point`` (the kind used in the QSViT authors' earlier SNN work): two's complement Qm.n with
 1 sign bit, m integer bits and n = b - 1 - m fractional bits, i.e. step 2^-n and codes
 clamp(R(w * 2^n), -2^(b-1), 2^(b-1) - 1). Unless ``int_bits`` fixes m, it is chosen from the range
-of the weights (per channel or per tensor): the smallest m >= 0 with max|w| <= 2^m, so that
-|w| < 1 gives Q0.(b-1). Values outside the range saturate. Because m cannot go below 0, small
-weights lose resolution at low b: that is the behaviour the paper's quantizer most likely had.
+of the weights (per channel or per tensor): the smallest m >= 0 whose largest positive value
+2^m - 2^-n still holds max|w| (nothing saturates, and re-quantizing is the identity); weights below
+1 - 2^-(b-1) in magnitude get Q0.(b-1). With a fixed m, values outside the range saturate. Because m
+cannot go below 0, small weights lose resolution at low b: that is the behaviour the paper's
+quantizer most likely had.
 
 Rounding R: ``nearest`` (round half to even), ``truncate`` (floor: dropping low bits of a two's
 complement number), ``stochastic`` (floor(x + u), u ~ U[0, 1) from a seeded generator; unbiased).

@@ -49,6 +49,8 @@ class AQ4SViTSettings:
             raise UsageError(f"beam width must be an integer >= 1, got {self.beam_width}")
         if self.minibatch_slack < 0:
             raise UsageError("minibatch slack must be >= 0 points")
+        if not self.drift_margin > 0:
+            raise UsageError(f"drift margin must be > 0, got {self.drift_margin}")
 
 
 class AQ4SViT:

@@ -45,7 +45,7 @@ class SearchOutcome:
     table: pd.DataFrame | None = None  # QSViT sensitivity / AQ4SViT pareto
 
 
-def _validate(method, bits, delta, levels, beam_width, drift_threshold, model):
+def _validate(method, bits, delta, levels, beam_width, drift_threshold, model, drift_margin=1.5, minibatch_slack=0.0, tolerance=1.0):
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     get_entry(model)
@@ -59,6 +59,12 @@ def _validate(method, bits, delta, levels, beam_width, drift_threshold, model):
         raise UsageError(f"beam width must be an integer >= 1, got {beam_width}")
     if drift_threshold is not None and (math.isnan(drift_threshold) or drift_threshold < 0):
         raise UsageError(f"drift threshold must be >= 0, got {drift_threshold}")
+    if not drift_margin > 0:
+        raise UsageError(f"drift margin must be > 0, got {drift_margin}")
+    if not minibatch_slack >= 0:
+        raise UsageError(f"minibatch slack must be >= 0 points, got {minibatch_slack}")
+    if not tolerance > 0:
+        raise UsageError(f"the QSViT tolerance must be > 0 points, got {tolerance}")
     return bits
 
 
@@ -96,7 +102,7 @@ def run_search(
     net=None,
 ) -> SearchOutcome:
     """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
-    bits = _validate(method, bits, delta, levels, beam_width, drift_threshold, model)
+    bits = _validate(method, bits, delta, levels, beam_width, drift_threshold, model, drift_margin, minibatch_slack, tolerance)
     scheme = scheme or QuantScheme(seed=seed)
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     qs = QSViTSettings(tolerance=tolerance) if method == "qsvit" else None
