@@ -45,6 +45,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 0  # 0 = torch default
     init_from: str | None = None  # start from these weights (fine-tuning) instead of a fresh init
+    no_decay_1d: bool = True  # no weight decay on biases and BN parameters (timm's default grouping)
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, g: torch.Generator) -> torch.Tensor:
@@ -77,6 +78,15 @@ def prepare_for_training(model, cfg: TrainConfig) -> None:
             torch.nn.init.zeros_(module.weight)
 
 
+def param_groups(model, cfg: TrainConfig) -> list[dict]:
+    """Weight decay on weight matrices / kernels only: decaying BN scales would starve the neurons of input."""
+    if not cfg.no_decay_1d:
+        return [{"params": list(model.parameters()), "weight_decay": cfg.weight_decay}]
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
+    return [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
@@ -105,7 +115,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
         from .models.checkpoint import load_checkpoint
 
         load_checkpoint(model, cfg.init_from)  # after the init: the zeroed BN weights are overwritten
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(param_groups(model, cfg), lr=cfg.lr)
     g = torch.Generator().manual_seed(cfg.seed)
     train_split = splits["train"]
     steps_per_epoch = math.ceil(len(train_split) / cfg.batch_size)
