@@ -128,10 +128,10 @@ def _heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
 class MS_Attention_RepConv_qkv_id(nn.Module):
     """Spike-driven self-attention v2: q @ (k^T @ v) * 0.125, no softmax, linear in N."""
 
-    def __init__(self, dim: int, num_heads: int = 8):
+    def __init__(self, dim: int, num_heads: int = 8, scale: float = 0.125):
         super().__init__()
         self.num_heads = num_heads
-        self.scale = 0.125  # fixed in the official code for every width
+        self.scale = scale  # 0.125 in the official code, for every width and token count
         self.head_lif = LIF()
         self.q_conv = nn.Sequential(RepConv(dim, dim), nn.BatchNorm2d(dim))
         self.k_conv = nn.Sequential(RepConv(dim, dim), nn.BatchNorm2d(dim))
@@ -155,9 +155,9 @@ class MS_Attention_RepConv_qkv_id(nn.Module):
 
 
 class MS_Block(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 4):
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 4, attn_scale: float = 0.125):
         super().__init__()
-        self.attn = MS_Attention_RepConv_qkv_id(dim, num_heads)
+        self.attn = MS_Attention_RepConv_qkv_id(dim, num_heads, attn_scale)
         self.mlp = MS_MLP(dim, dim * mlp_ratio)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,6 +209,7 @@ class MetaSpikeFormer(SpikingBackbone):
         kd: bool = False,
         img_size: int = 224,
         head_input: str = "spikes",
+        attn_scale: float = 0.125,
     ):
         super().__init__()
         c3 = embed_dims[3]
@@ -217,7 +218,7 @@ class MetaSpikeFormer(SpikingBackbone):
             raise ValueError("head_input must be 'spikes' (official HEAD) or 'features' (pre-2024-03-25)")
         self.head_input = head_input
         r = mlp_ratios
-        build_stages(self, embed_dims, in_channels, MS_DownSampling, lambda d: MS_ConvBlock(d, r), lambda d: MS_Block(d, num_heads, r))
+        build_stages(self, embed_dims, in_channels, MS_DownSampling, lambda d: MS_ConvBlock(d, r), lambda d: MS_Block(d, num_heads, r, attn_scale))
         self.lif = LIF()
         self.head = nn.Linear(c3, num_classes)
         if kd:
