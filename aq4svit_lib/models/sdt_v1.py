@@ -49,11 +49,10 @@ class MS_SPS(nn.Module):
 class MS_SSA_Conv(nn.Module):
     """SDSA: q, k, v = LIF(BN(conv1x1(LIF(x)))); out = proj(q * LIF_0.5(sum_N k * v)) + x."""
 
-    def __init__(self, dim: int, num_heads: int = 8, kv_scale: float = 1.0):
+    def __init__(self, dim: int, num_heads: int = 8):
         super().__init__()
         self.num_heads = num_heads
         self.scale = 0.125  # declared, unused by the official forward
-        self.kv_scale = kv_scale  # 1.0 (official); sum_N k*v grows with the token count N
         for n in "qkv":
             setattr(self, f"{n}_conv", nn.Conv2d(dim, dim, 1, bias=False))
             setattr(self, f"{n}_bn", nn.BatchNorm2d(dim))
@@ -75,8 +74,7 @@ class MS_SSA_Conv(nn.Module):
         t, b, c, h, w = x.shape
         s = self.shortcut_lif(x)
         q, k, v = (self._branch(n, s) for n in "qkv")
-        kv = (k * v).sum(dim=-2, keepdim=True)
-        kv = self.talking_heads_lif(kv if self.kv_scale == 1.0 else kv * self.kv_scale)
+        kv = self.talking_heads_lif((k * v).sum(dim=-2, keepdim=True))
         y = (q * kv).transpose(3, 4).reshape(t, b, c, h, w)
         return time_distributed(lambda z: self.proj_bn(self.proj_conv(z)), y) + x
 
@@ -100,9 +98,9 @@ class MS_MLP_Conv(nn.Module):
 
 
 class MS_Block_Conv(nn.Module):
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 4, kv_scale: float = 1.0):
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: int = 4):
         super().__init__()
-        self.attn = MS_SSA_Conv(dim, num_heads, kv_scale)
+        self.attn = MS_SSA_Conv(dim, num_heads)
         self.mlp = MS_MLP_Conv(dim, int(dim * mlp_ratio))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,14 +133,13 @@ class SpikeDrivenTransformer(SpikingBackbone):
         T: int = 4,
         img_size: int = 224,
         pooling_stat: str = "1111",
-        kv_scale: float = 1.0,
     ):
         super().__init__()
         if len(pooling_stat) != 4 or set(pooling_stat) - {"0", "1"}:
             raise ValueError(f"pooling_stat must be 4 characters of 0/1, got {pooling_stat!r}")
         self.T, self.img_size = T, img_size
         self.patch_embed = MS_SPS(in_channels, embed_dims, pooling_stat)
-        self.block = nn.ModuleList([MS_Block_Conv(embed_dims, num_heads, mlp_ratios, kv_scale) for _ in range(depths)])
+        self.block = nn.ModuleList([MS_Block_Conv(embed_dims, num_heads, mlp_ratios) for _ in range(depths)])
         self.head_lif = LIF()
         self.head = nn.Linear(embed_dims, num_classes)
         for m in self.modules():  # official init: trunc normal convs, BN weight 1 / bias 0
