@@ -41,6 +41,7 @@ class TrainConfig:
     shift: int = 2  # max random translation in pixels
     flip: bool = True
     surrogate_alpha: float = 2.0  # sigmoid surrogate slope while training (inference unaffected)
+    surrogate_alpha_final: float | None = None  # anneal linearly to this slope (None: constant)
     zero_init_residual: bool = True  # last BN of every residual branch starts at 0
     seed: int = 0
     threads: int = 0  # 0 = torch default
@@ -121,6 +122,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
     steps_per_epoch = math.ceil(len(train_split) / cfg.batch_size)
     total, warmup = cfg.epochs * steps_per_epoch, int(cfg.warmup_epochs * steps_per_epoch)
     history, step, start = [], 0, time.perf_counter()
+    lifs = [m for m in model.modules() if isinstance(m, LIF)]
     x_all, y_all = next(train_split.batches(len(train_split)))
     for epoch in range(cfg.epochs):
         model.train()
@@ -132,6 +134,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
             x, y = augment(x_all[idx], cfg.shift, cfg.flip, g), y_all[idx]
             for group in opt.param_groups:
                 group["lr"] = lr_at(step, total, warmup, cfg.lr)
+            if cfg.surrogate_alpha_final is not None:  # wide early (fast start), sharp late (less mismatch)
+                alpha = cfg.surrogate_alpha + (cfg.surrogate_alpha_final - cfg.surrogate_alpha) * step / max(1, total - 1)
+                for m in lifs:
+                    m.alpha = alpha
             out_ = model(x)
             outs = out_ if isinstance(out_, tuple) else (out_,)
             loss = sum(F.cross_entropy(o, y, label_smoothing=cfg.label_smoothing) for o in outs) / len(outs)
