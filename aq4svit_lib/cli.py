@@ -229,7 +229,7 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, seed=args.seed, threads=args.threads, warmup_epochs=args.warmup_epochs,
-        init_from=args.init_from, surrogate_alpha_final=args.surrogate_alpha_final,
+        init_from=args.init_from, surrogate_alpha_final=args.surrogate_alpha_final, no_decay_1d=not args.decay_1d,
     )
     _, result = train(cfg, args.out, _spec(args), args.data_root, progress=not args.quiet, log=lambda m: print(m, flush=True))
     print(f"{args.model}: test accuracy {result['test_accuracy']:.4f}, search accuracy {result['search_accuracy']:.4f}, "
@@ -333,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up length before the cosine decay")
     p.add_argument("--init-from", help="start from this checkpoint (fine-tuning) instead of a fresh init")
     p.add_argument("--surrogate-alpha-final", type=float, help="anneal the LIF surrogate slope from 2 to this value")
+    p.add_argument("--decay-1d", action="store_true", help="weight decay on biases and BN parameters too (as sdtv3_tiny was trained)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json training log is written beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")

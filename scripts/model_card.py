@@ -21,6 +21,12 @@ def command(log: dict) -> str:
     c = log["config"]
     parts = [f"aq4svit train --model {c['model']} --epochs {c['epochs']} --lr {c['lr']:g} --warmup-epochs {c['warmup_epochs']:g}",
              f"--seed {c['seed']}"]
+    if c.get("surrogate_alpha_final") is not None:
+        parts.append(f"--surrogate-alpha-final {c['surrogate_alpha_final']:g}")
+    if not c.get("no_decay_1d", False):  # logs written before the option existed decayed everything
+        parts.append("--decay-1d")
+    if c.get("init_from"):
+        parts.append(f"--init-from {c['init_from']}")
     if c.get("threads"):
         parts.append(f"--threads {c['threads']}")
     parts.append(f"--out data/checkpoints/{c['model']}.safetensors")
@@ -49,8 +55,11 @@ def main() -> None:
                         f"while other jobs shared the machine):\n\n```bash\n{command(log)}\n```\n\n"
                         f"Recipe: AdamW (weight decay {log['config']['weight_decay']}), batch {log['config']['batch_size']}, "
                         f"linear warm-up then cosine decay, label smoothing {log['config']['label_smoothing']}, random shifts of "
-                        f"±{log['config']['shift']} px and horizontal flips, sigmoid surrogate alpha {log['config']['surrogate_alpha']} "
-                        f"(training only), last BN of each residual branch initialised to 0. Final-epoch weights, no model selection.\n")
+                        f"±{log['config']['shift']} px and horizontal flips, sigmoid surrogate alpha {log['config']['surrogate_alpha']}"
+                        + (f" annealed to {log['config']['surrogate_alpha_final']:g}" if log["config"].get("surrogate_alpha_final") else "")
+                        + " (training only), last BN of each residual branch initialised to 0, weight decay "
+                        + ("on weight tensors only" if log["config"].get("no_decay_1d") else "on every parameter")
+                        + ". Final-epoch weights.\n")
     card = (
         "# Default models (Fashion-MNIST)\n\n"
         "Small members of the three SDT families with the official architecture and depth layout, trained by "
