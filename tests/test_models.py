@@ -157,3 +157,36 @@ def test_v2_block_table_matches_paper_stage_layout():
     assert per_stage["3"] == ["downsample"] + ["transformer_block"] * 6
     assert per_stage["4"] == ["downsample"] + ["transformer_block"] * 2
     assert per_stage["head"] == ["head"]
+
+
+@pytest.mark.parametrize("name", ["sdt_tiny", "sdtv2_tiny", "sdtv3_tiny"])
+def test_shipped_checkpoint_reaches_its_recorded_accuracy(name):
+    """Quick check on the first 2000 test images (the full 10 000: benchmarks/bench_models.py)."""
+    from aq4svit_lib.data import load_splits
+    from aq4svit_lib.models import default_checkpoint
+
+    path = default_checkpoint(name)
+    assert path.stat().st_size <= 5 * 2**20
+    card = json.loads(path.with_suffix(".json").read_text())
+    assert card["test_accuracy"] >= 0.90
+    model = create_model(name, checkpoint="default")
+    test = load_splits()["test"].head(2000, "test2000")
+    correct = 0
+    with torch.no_grad():
+        for x, y in test.batches(500):
+            correct += int((model(x).argmax(1) == y).sum())
+    # 3 standard errors of a 2000-image estimate around the full-set accuracy
+    assert abs(correct / 2000 - card["test_accuracy"]) <= 3 * (0.1 * 0.9 / 2000) ** 0.5 + 0.005
+
+
+def test_sdtv2_tiny_attention_fires():
+    """The tiny model's attention scale keeps attn_lif alive at 2 x 2 tokens (it is silent at 0.125)."""
+    from aq4svit_lib.data import load_splits
+
+    model = create_model("sdtv2_tiny", checkpoint="default")
+    assert model.block3[0].attn.scale == pytest.approx(0.125 * 196 / 4)
+    x, _ = next(load_splits()["minibatch"].batches(256))
+    with torch.no_grad(), record_membranes(model) as rec:
+        model(x)
+    rates = [float(rec.spikes[f"block3.{i}.attn.attn_lif"].mean()) for i in range(6)]
+    assert max(rates) > 0.01

@@ -223,3 +223,23 @@ def test_export_load_gives_identical_logits_and_file_matches_report(tmp_path, na
     report = memory_report(model, cfg)
     assert abs(payload - report.total_bytes) <= 0.02 * report.total_bytes
     assert json.loads(meta["config"])["default"] == 6 and rebuilt.quant_config == cfg
+
+
+def test_full_scale_sdtv2_55m_with_random_weights(tmp_path):
+    """Apply / restore, memory, packed export and reload on the 55M model (random weights, small input)."""
+    torch.manual_seed(0)
+    model = create_model("sdtv2_55m")  # T = 4, kd head, 55,991,248 parameters
+    cfg = QuantConfig(default=8, stages={"3": 4, "4": 4}, blocks={"downsample1_1": 32}, layers={"head": 16, "head_kd": 16})
+    x = torch.randn(1, 3, 32, 32)  # any resolution runs: no positional embedding
+    wq = WeightQuantizer(model)
+    before = model.head.weight.clone()
+    with torch.no_grad(), wq.applied(cfg):
+        expected = model(x)
+    assert torch.equal(model.head.weight, before)
+    report = memory_report(model, cfg)
+    assert 0.8 < report.saving < 0.875
+    path = export_packed(model, cfg, tmp_path / "55m.safetensors")
+    header, _ = read_packed_header(path)
+    assert abs(path.stat().st_size - 8 - header - report.total_bytes) <= 0.02 * report.total_bytes
+    with torch.no_grad():
+        assert torch.equal(load_packed(path)(x), expected)
