@@ -96,33 +96,56 @@ def test_missing_dataset_names_every_path(tmp_path, monkeypatch):
     assert "apt-get install dataset-fashion-mnist" in msg and "--download" in msg
 
 
-def test_lookup_order_prefers_explicit_root(tmp_path, monkeypatch):
-    for sub in ("a", "b"):
+def test_lookup_order_root_env_debian_cache(tmp_path, monkeypatch):
+    for sub in ("root", "env", "debian", "cache"):
         (tmp_path / sub).mkdir()
         fake_fmnist(tmp_path / sub)
-    monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "b"))
-    assert fm.locate(tmp_path / "a") == tmp_path / "a"
-    assert fm.locate() == tmp_path / "b"  # env var before the Debian path
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fm, "TORCHVISION_CACHE", tmp_path / "cache")
+    monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "env"))
+    assert fm.locate(tmp_path / "root") == tmp_path / "root"
+    assert fm.locate() == tmp_path / "env"
+    monkeypatch.delenv("AQ4SVIT_DATA")
+    assert fm.locate() == tmp_path / "debian"
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "nowhere")
+    assert fm.locate() == tmp_path / "cache"
 
 
+def test_no_download_unless_allowed(tmp_path, monkeypatch):
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fm, "TORCHVISION_CACHE", tmp_path / "cache")
+    monkeypatch.delenv("AQ4SVIT_DATA", raising=False)
+    calls = []
+    monkeypatch.setattr(fm, "_download", lambda target: calls.append(target))
+    with pytest.raises(DataError):
+        fm.locate()
+    assert calls == []
+    with pytest.raises(DataError):  # the (fake) download produced nothing
+        fm.locate(download=True)
+    assert calls == [tmp_path / "cache"]
+
+
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"])
 @pytest.mark.parametrize("defect", ["truncated", "magic", "count", "garbage"])
-def test_corrupt_idx_files_name_the_file(tmp_path, defect):
+def test_corrupt_idx_files_name_the_file(tmp_path, defect, name):
     d = tmp_path / "fm"
     d.mkdir()
     fake_fmnist(d)
-    bad = d / "train-images-idx3-ubyte.gz"
+    bad = d / name
+    images = "images" in name
+    shape, magic = ((50, 28, 28), IMAGES_MAGIC) if images else ((20,), LABELS_MAGIC)
     if defect == "truncated":
-        write_idx(bad, IMAGES_MAGIC, np.zeros((50, 28, 28)), truncate=100)
+        write_idx(bad, magic, np.zeros(shape), truncate=10)
     elif defect == "magic":
-        write_idx(bad, 1234, np.zeros((50, 28, 28)))
+        write_idx(bad, 1234, np.zeros(shape))
     elif defect == "count":
-        write_idx(bad, IMAGES_MAGIC, np.zeros((49, 28, 28)))
+        write_idx(bad, magic, np.zeros((shape[0] - 1, *shape[1:])))
     else:
         bad.write_bytes(b"not gzip at all")
     fm._load_cached.cache_clear()
     with pytest.raises(DataError) as err:
         fm.load_fashion_mnist(d)
-    assert "train-images-idx3-ubyte.gz" in str(err.value) or "train-labels" in str(err.value)
+    assert name in str(err.value)
 
 
 def test_read_idx_reads_uncompressed_files(tmp_path):

@@ -76,6 +76,14 @@ def test_early_rejection_decision_equals_full_evaluation(v3_eval, floor):
         assert r.complete and r.correct == full.correct
 
 
+@pytest.mark.parametrize("offset", [-2, -1, 0, 1, 2])
+def test_early_rejection_at_the_decision_boundary(v3_eval, offset):
+    ev, cfg, full = v3_eval
+    floor = (full.correct + offset) / full.n  # passes exactly when offset <= 0
+    r = Evaluator(ev.model, ev.splits, batch_size=100, quiet=True).accuracy(cfg, floor=floor)
+    assert r.passed is (offset <= 0)
+
+
 def test_early_rejection_saves_images(v3_eval):
     ev, cfg, full = v3_eval
     fresh = Evaluator(ev.model, ev.splits, batch_size=100, quiet=True)
@@ -102,6 +110,30 @@ def test_drift_zero_for_fp32_grows_with_fewer_bits_and_is_deterministic(small_sp
     # layers before the quantized block do not drift
     layer = ev.drift(QuantConfig(blocks={"ConvBlock2_1.0": 4})).per_layer
     assert layer["ConvBlock1_1.0.lif1"] == 0.0 and layer["ConvBlock2_1.0.lif2"] > 0
+
+
+def test_drift_matches_its_definition(small_splits):
+    """Per layer ||H_q - H_fp||_2 / ||H_fp||_2 over the minibatch; mean and max over layers; spike disagreement."""
+    from aq4svit_lib.models import record_membranes
+    from aq4svit_lib.quant import WeightQuantizer
+
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    cfg = QuantConfig(default=32, stages={"2": 3})
+    d = Evaluator(model, small_splits, batch_size=32, quiet=True).drift(cfg)
+    x, _ = next(small_splits["minibatch"].batches(len(small_splits["minibatch"])))
+    with torch.no_grad(), record_membranes(model) as ref:
+        model(x)
+    with torch.no_grad(), WeightQuantizer(model).applied(cfg), record_membranes(model) as q:
+        model(x)
+    per_layer = {k: float((q.membranes[k] - ref.membranes[k]).double().norm() / ref.membranes[k].double().norm()) for k in ref.membranes}
+    assert d.per_layer.keys() == per_layer.keys()
+    for k in per_layer:
+        assert d.per_layer[k] == pytest.approx(per_layer[k], rel=1e-6, abs=1e-12)
+    assert d.drift == pytest.approx(sum(per_layer.values()) / len(per_layer), rel=1e-6)
+    assert d.drift_max == pytest.approx(max(per_layer.values()), rel=1e-6)
+    disagree = sum(float((q.spikes[k] != ref.spikes[k]).float().mean()) for k in ref.spikes) / len(ref.spikes)
+    assert d.spike_disagreement == pytest.approx(disagree, rel=1e-6)
+    assert per_layer["ConvBlock1_1.0.Conv.spike1"] == 0.0 and d.drift > 0
 
 
 def test_memo_hit_after_rerun(tmp_path, small_splits):

@@ -87,17 +87,19 @@ def test_all_zero_channel_stays_zero():
         assert torch.equal(q.values[1], torch.zeros(5)) and not torch.isnan(q.values).any()
 
 
-@given(st.integers(0, 10_000), BITS)
+@given(st.integers(0, 10_000), st.integers(3, 12))
 @settings(max_examples=25, deadline=None)
 def test_stochastic_rounding_is_reproducible_and_unbiased(seed, bits):
-    w = torch.rand(4000) * 0.9 + 0.01
+    step = 2.0 ** -(bits - 1)  # Q0.(b-1): weights below 1
+    k = torch.randint(0, 2 ** (bits - 1) - 2, (4000,), generator=torch.Generator().manual_seed(seed))
+    w = (k + 0.25) * step  # a quarter step above a grid point: nearest is biased by -step / 4
     a = fake_quantize(w, bits, "fixed_point", "per_tensor", "stochastic", seed=seed)
     b = fake_quantize(w, bits, "fixed_point", "per_tensor", "stochastic", seed=seed)
-    assert torch.equal(a.values, b.values)
-    step = float(a.scale)
-    # unbiased: the mean error is within 5 standard errors of 0 (uniform noise has sd <= step / 2)
-    err = a.values - w
-    assert abs(float(err.mean())) <= 5 * (step / 2) / math.sqrt(len(w))
+    assert torch.equal(a.values, b.values) and float(a.scale) == step
+    err = a.values - w  # Bernoulli(1/4) x step - step / 4: mean 0, sd ~0.43 step
+    assert abs(float(err.mean())) <= 5 * 0.5 * step / math.sqrt(len(w))
+    nearest = fake_quantize(w, bits, "fixed_point", "per_tensor", "nearest")
+    assert float((nearest.values - w).mean()) == pytest.approx(-step / 4, rel=1e-3)
 
 
 def test_stochastic_rounding_differs_by_seed():

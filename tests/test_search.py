@@ -63,6 +63,38 @@ def test_qsvit_base_settings_are_ordered(qsvit_run):
     assert {"bSettingL", "bSettingH"} == set(r["base_settings"])
 
 
+def test_qsvit_base_settings_follow_from_the_sweep(qsvit_run):
+    outcome, _, out = qsvit_run
+    table = pd.read_csv(out / "sensitivity.csv")
+    groups = table[table.sweep == "group"]
+    r = outcome.result
+    for name, low in r["bSettingL"].items():
+        block, kind = name.split(":")
+        drops = groups[(groups.block == block) & (groups.layer_kind == kind)].set_index("bits")["drop"]
+        expected = 32
+        for bits in (8, 4):  # walk down while the group stays tolerant (drop < 5 points)
+            if drops[bits] < 5.0:
+                expected = bits
+            else:
+                break
+        assert low == expected, name
+        assert r["bSettingH"][name] == {32: 32, 8: 32, 4: 8}[expected]
+
+
+def test_qsvit_final_config_meets_the_target_when_re_evaluated(qsvit_run):
+    from aq4svit_lib.evaluate import Evaluator
+    from aq4svit_lib.quant import QuantConfig
+
+    outcome, _, out = qsvit_run
+    r = outcome.result
+    assert r["floor"] == pytest.approx(r["fp32"]["search_accuracy"] - r["delta"] / 100)
+    from aq4svit_lib.data import load_splits
+
+    ev = Evaluator(create_model(MODEL, checkpoint="default"), load_splits(spec=SPEC), quiet=True, hardest_first=())
+    acc = ev.accuracy(QuantConfig.load(out / "config.json"), "search").accuracy
+    assert acc == pytest.approx(r["final"]["search_accuracy"]) and acc >= r["floor"] - 1e-12
+
+
 def test_qsvit_exploration_keeps_only_settings_meeting_the_target(qsvit_run):
     outcome, _, _ = qsvit_run
     floor = outcome.result["floor"]
