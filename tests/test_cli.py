@@ -1,8 +1,10 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import torch
 
 from aq4svit_lib import cli
 from aq4svit_lib.data import fashion_mnist as fm
@@ -36,10 +38,21 @@ def test_missing_dataset_is_one_message_without_traceback(tmp_path, monkeypatch,
     assert "Fashion-MNIST not found" in err and str(tmp_path / "nowhere") in err and "Traceback" not in err
 
 
-def test_eval_prints_accuracy():
-    r = run("eval", "--model", "sdtv3_tiny", "--split", "minibatch")
+def test_console_script_and_eval_print_the_accuracy():
+    import re
+    import shutil
+
+    from aq4svit_lib.data import load_splits
+    from aq4svit_lib.models import create_model
+
+    exe = shutil.which("aq4svit") or str(Path(sys.executable).with_name("aq4svit"))
+    r = subprocess.run([exe, "eval", "--model", "sdtv3_tiny", "--split", "minibatch"], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
-    assert "top-1" in r.stdout and "minibatch (256 images)" in r.stdout
+    top1 = float(re.search(r"top-1 ([0-9.]+)", r.stdout).group(1))
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    x, y = next(load_splits()["minibatch"].batches(256))
+    with torch.no_grad():
+        assert top1 == pytest.approx(float((model(x).argmax(1) == y).float().mean()), abs=5e-5)
 
 
 def test_memory_and_quantize_with_a_config(tmp_path):

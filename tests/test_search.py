@@ -168,11 +168,17 @@ def test_pruned_candidates_are_counted(tmp_path):
 
 
 def test_beam_width_one_is_a_feasible_steepest_descent(tmp_path, greedy_run):
+    """K = 1: each round keeps the feasible child that saves the most memory (so it can differ from Greedy)."""
     outcome = search("beam", tmp_path / "beam1", beam_width=1)
-    r = outcome.result
+    r, trace = outcome.result, outcome.trace
     assert r["final"]["meets_constraint"]
-    accepted = outcome.trace[outcome.trace.decision == "accepted"]
+    accepted = trace[trace.decision == "accepted"]
     assert len(accepted) > 0
+    parents = list(dict.fromkeys(trace.parent_key))  # the successive beam states, in order
+    for parent, nxt in zip(parents, parents[1:], strict=False):
+        feasible = accepted[accepted.parent_key == parent]
+        if nxt in set(feasible.key):  # the next state is a child of this one: the smallest feasible child
+            assert feasible.set_index("key").loc[nxt, "memory_bytes"] == feasible.memory_bytes.min()
 
 
 def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):

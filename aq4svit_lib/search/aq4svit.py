@@ -73,8 +73,9 @@ class AQ4SViT:
         ctx.tick()
         d = ev.drift(bits)
         self.drifts[key] = d.drift
-        parent_drift = self.drifts.get(ctx.space.key(parent), 0.0) if parent is not None else None
-        fields = dict(unit=unit, drift=d.drift, parent_drift=parent_drift, drift_max=d.drift_max, spike_disagreement=d.spike_disagreement,
+        parent_key = ctx.space.key(parent) if parent is not None else None
+        parent_drift = self.drifts.get(parent_key, 0.0) if parent is not None else None
+        fields = dict(unit=unit, drift=d.drift, parent_key=parent_key, parent_drift=parent_drift, drift_max=d.drift_max, spike_disagreement=d.spike_disagreement,
                       minibatch_accuracy=d.accuracy, tau=self.gate.tau if math.isfinite(self.gate.tau) else None)
         if self.gate.prunes(d.drift):
             ctx.counters["gated"] += 1
