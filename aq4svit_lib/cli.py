@@ -76,7 +76,12 @@ def _model(args, load_default: bool = True):
         overrides["kd"] = args.kd
     if getattr(args, "time_steps", None):
         overrides["T"] = args.time_steps
-    return create_model(args.model, checkpoint=checkpoint, **overrides)
+    model = create_model(args.model, checkpoint=checkpoint, **overrides)
+    if getattr(args, "fuse_repconv", False):
+        from .models import fuse_repconv
+
+        model = fuse_repconv(model)
+    return model
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -84,6 +89,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="checkpoint file (official .pth or ours); default: the shipped one for *_tiny")
     p.add_argument("--kd", action=argparse.BooleanOptionalAction, default=None, help="SDT v2: build with / without head_kd")
     p.add_argument("--time-steps", type=int, help="override T (SDT v1 / v2)")
+    p.add_argument("--fuse-repconv", action="store_true", help="SDT v2: fuse each RepConv branch into one 3x3 conv before quantizing")
 
 
 def _splits(args, model=None):
@@ -157,6 +163,7 @@ def cmd_search(args) -> int:
         drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
         resume=args.resume, force=args.force, memo=args.memo, batch_size=args.batch_size, device=args.device,
         quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
+        fuse_repconv=args.fuse_repconv,
     )
     r = out.result
     print(f"{r['method']} on {r['model']}: search accuracy {r['fp32']['search_accuracy']:.4f} -> {r['final']['search_accuracy']:.4f}, "

@@ -243,3 +243,28 @@ def test_full_scale_sdtv2_55m_with_random_weights(tmp_path):
     assert abs(path.stat().st_size - 8 - header - report.total_bytes) <= 0.02 * report.total_bytes
     with torch.no_grad():
         assert torch.equal(load_packed(path)(x), expected)
+
+
+def test_fused_repconv_equals_the_trained_branches_and_exports(tmp_path):
+    from aq4svit_lib.errors import UsageError
+    from aq4svit_lib.models import fuse_repconv
+
+    model = random_model("sdtv2_tiny", seed=11)
+    fused = fuse_repconv(model)
+    original_branch = model.block3[1].attn.k_conv
+    x = (torch.rand(6, 64, 2, 2) < 0.3).float()  # spikes entering the branch
+    with torch.no_grad():
+        assert torch.allclose(fused.block3[1].attn.k_conv(x), original_branch(x), atol=1e-5, rtol=1e-5)
+    s = fused.quant_structure()
+    q = [layer for layer in s.layers if layer.block == "block3.0" and layer.kind == "q"]
+    assert [layer.name for layer in q] == ["block3.0.attn.q_conv.conv"] and q[0].shape == (64, 64, 3, 3)
+    assert sum(p.numel() for p in fused.parameters()) > sum(p.numel() for p in model.parameters())
+    cfg = QuantConfig(default=4, stages={"1": 8})
+    path = export_packed(fused, cfg, tmp_path / "fused.safetensors")
+    inp = torch.randn(3, 1, 28, 28)
+    with torch.no_grad(), WeightQuantizer(fused).applied(cfg):
+        expected = fused(inp)
+    with torch.no_grad():
+        assert torch.equal(load_packed(path)(inp), expected)
+    with pytest.raises(UsageError, match="no RepConv"):
+        fuse_repconv(create_model("sdtv3_tiny"))

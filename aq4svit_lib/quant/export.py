@@ -68,6 +68,7 @@ def export_packed(model: nn.Module, config: QuantConfig, path: str | Path) -> Pa
         "kwargs": json.dumps(cfg.get("kwargs", {})),
         "config": config.to_json(),
         "layers": json.dumps(layers_meta),
+        "fuse_repconv": json.dumps(bool(cfg.get("fuse_repconv", False))),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,6 +97,10 @@ def load_packed(path: str | Path) -> nn.Module:
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an aq4svit packed export (format {meta.get('format')!r})")
     model = create_model(meta["model"], **json.loads(meta["kwargs"]))
+    if json.loads(meta.get("fuse_repconv", "false")):
+        from ..models.fuse import fuse_repconv
+
+        model = fuse_repconv(model)  # the structure; the weights come from the file
     state = model.state_dict()
     for layer, info in json.loads(meta["layers"]).items():
         count = math.prod(info["shape"])

@@ -99,6 +99,7 @@ def run_search(
     max_evaluations: int | None = None,
     export: bool = True,
     model_overrides: dict | None = None,
+    fuse_repconv: bool = False,
     net=None,
 ) -> SearchOutcome:
     """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
@@ -112,6 +113,10 @@ def run_search(
         if checkpoint is None and get_entry(model).default_checkpoint:
             checkpoint = "default"
         net = create_model(model, checkpoint=checkpoint, **(model_overrides or {}))
+    if fuse_repconv:  # quantize the re-parameterised 3x3 convs instead of the trained RepConv branches
+        from ..models import fuse_repconv as fuse
+
+        net = fuse(net)
     family = net.default_cfg.get("family")
     splits = load_splits(dataset, spec, root=data_root, download=download, family=family)
     splits.pop("train", None)  # searches never look at it
