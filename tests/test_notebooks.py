@@ -22,13 +22,19 @@ def test_every_notebook_is_stored_without_outputs_and_has_parameters():
         assert any("parameters" in c["metadata"].get("tags", []) for c in code), f"{path.name} has no parameters cell"
 
 
+def _text(source) -> str:
+    # nbformat stores a cell's source as a list of lines or one string; both mean the same text.
+    return source if isinstance(source, str) else "".join(source)
+
+
 def test_notebooks_match_their_generator(tmp_path):
     spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     for name, nb in mod.NOTEBOOKS.items():
         stored = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-        assert [c["source"] for c in stored["cells"]] == [c["source"] for c in nb.cells], f"{name}: run scripts/build_notebooks.py"
+        assert [_text(c["source"]) for c in stored["cells"]] == [_text(c["source"]) for c in nb.cells], \
+            f"{name}: run scripts/build_notebooks.py"
 
 
 def test_notebooks_use_only_the_library():
