@@ -17,7 +17,7 @@ MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
 OUT = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.md"
 
 
-def command(log: dict) -> str:
+def command(log: dict, out: str, init_from: str | None = None) -> str:
     c = log["config"]
     parts = [f"aq4svit train --model {c['model']} --epochs {c['epochs']} --lr {c['lr']:g} --warmup-epochs {c['warmup_epochs']:g}",
              f"--seed {c['seed']}"]
@@ -25,19 +25,38 @@ def command(log: dict) -> str:
         parts.append(f"--surrogate-alpha-final {c['surrogate_alpha_final']:g}")
     if not c.get("no_decay_1d", False):  # logs written before the option existed decayed everything
         parts.append("--decay-1d")
-    if c.get("init_from"):
-        parts.append(f"--init-from {c['init_from']}")
+    if init_from:
+        parts.append(f"--init-from {init_from}")
     if c.get("threads"):
         parts.append(f"--threads {c['threads']}")
-    parts.append(f"--out data/checkpoints/{c['model']}.safetensors")
+    parts.append(f"--out {out}")
     return " ".join(parts)
+
+
+def training_runs(name: str, path: Path) -> list[dict]:
+    """The logs of every run that produced the checkpoint, first to last (a fine-tune names its start)."""
+    runs = [json.loads(path.with_suffix(".json").read_text())]
+    if runs[0]["config"].get("init_from"):
+        runs.insert(0, json.loads(path.with_name(f"{name}.pretrain.json").read_text()))
+    return runs
+
+
+def commands(name: str, runs: list[dict]) -> str:
+    final = f"data/checkpoints/{name}.safetensors"
+    if len(runs) == 1:
+        return command(runs[0], final)
+    pre = f"data/checkpoints/{name}.pretrain.safetensors"  # not shipped: the first run's output
+    return command(runs[0], pre) + "\n" + command(runs[1], final, init_from=pre)
 
 
 def main() -> None:
     rows, stage_rows, sections = [], [], []
     for name in MODELS:
         path = default_checkpoint(name)
-        log = json.loads(path.with_suffix(".json").read_text())
+        runs = training_runs(name, path)
+        log = runs[-1]
+        seconds = sum(r["train_seconds"] for r in runs)
+        epochs = sum(r["config"]["epochs"] for r in runs)
         model = create_model(name, checkpoint="default")
         entry = get_entry(name)
         kw = entry.kwargs
@@ -47,12 +66,16 @@ def main() -> None:
             "model": name, "family": entry.family, "widths": kw["embed_dims"], "T": kw.get("T", "-"),
             "params": sum(p.numel() for p in model.parameters()), "file_MB": round(path.stat().st_size / 2**20, 2),
             "test_accuracy": log["test_accuracy"], "search_accuracy": log["search_accuracy"],
-            "epochs": log["config"]["epochs"], "train_minutes": round(log["train_seconds"] / 60, 1),
+            "epochs": epochs, "train_minutes": round(seconds / 60, 1),
         })
         stage_rows.append({"model": name, **{f"stage {k}": int(v) for k, v in per_stage.items()}})
         sections.append(f"### {name}\n\n{entry.description}. Architecture arguments: `{json.dumps(kw)}`.\n\n"
-                        f"Training command (seed {log['config']['seed']}, {log['train_seconds'] / 60:.0f} min on one CPU thread "
-                        f"while other jobs shared the machine):\n\n```bash\n{command(log)}\n```\n\n"
+                        (f"Training command ({seconds / 60:.0f} min on one CPU thread while other jobs shared the machine):"
+                         if len(runs) == 1 else
+                         f"Training commands ({seconds / 60:.0f} min on one CPU thread while other jobs shared the machine): "
+                         f"{runs[0]['config']['epochs']} epochs ending at {runs[0]['search_accuracy']:.2%} on the search split, "
+                         f"below the 90 % target, so a second cosine cycle continued from those weights:")
+                        + f"\n\n```bash\n{commands(name, runs)}\n```\n\n"
                         f"Recipe: AdamW (weight decay {log['config']['weight_decay']}), batch {log['config']['batch_size']}, "
                         f"linear warm-up then cosine decay, label smoothing {log['config']['label_smoothing']}, random shifts of "
                         f"±{log['config']['shift']} px and horizontal flips, sigmoid surrogate alpha {log['config']['surrogate_alpha']}"
