@@ -6,6 +6,7 @@ JupyterLab, then keep this file in sync) and run ``python scripts/build_notebook
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import nbformat as nbf
@@ -45,6 +46,8 @@ def notebook(title: str, intro: str, cells: list[tuple[str, str]], extra_params:
     nb.cells = [nbf.v4.new_markdown_cell(f"# {title}\n\n{intro}"), params, nbf.v4.new_code_cell(SETUP)]
     for kind, src in cells:
         nb.cells.append(nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src))
+    for i, cell in enumerate(nb.cells):  # stable ids: regenerating leaves unchanged notebooks byte-identical
+        cell.id = hashlib.sha1(f"{title}/{i}".encode()).hexdigest()[:8]
     return nb
 
 
