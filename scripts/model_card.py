@@ -49,6 +49,21 @@ def commands(name: str, runs: list[dict]) -> str:
     return command(runs[0], pre) + "\n" + command(runs[1], final, init_from=pre)
 
 
+def shortfall(rows: list[dict]) -> str:
+    low = [f"{r['model']} ({r['test_accuracy']:.2%})" for r in rows if r["test_accuracy"] < 0.90]
+    if not low:
+        return ""
+    return (f"\n**Below the 90 % target:** {', '.join(low)}. Their training accuracy was still rising when our CPU "
+            "budget ended (T = 4 makes an epoch 5-7 min on one core); a longer schedule is the known fix. Every "
+            "result in this package is relative to each model's own FP32 accuracy, so the searches are unaffected.\n")
+
+
+def stage_table(stage_rows: list[dict]) -> pd.DataFrame:
+    df = pd.DataFrame(stage_rows).fillna(0).set_index("model")
+    cols = sorted(df.columns, key=lambda c: (c == "stage head", c))  # stages in order, head last
+    return df[cols].astype(int).reset_index()
+
+
 def main() -> None:
     rows, stage_rows, sections = [], [], []
     for name in MODELS:
@@ -70,7 +85,7 @@ def main() -> None:
         })
         stage_rows.append({"model": name, **{f"stage {k}": int(v) for k, v in per_stage.items()}})
         sections.append(f"### {name}\n\n{entry.description}. Architecture arguments: `{json.dumps(kw)}`.\n\n"
-                        (f"Training command ({seconds / 60:.0f} min on one CPU thread while other jobs shared the machine):"
+                        + (f"Training command ({seconds / 60:.0f} min on one CPU thread while other jobs shared the machine):"
                          if len(runs) == 1 else
                          f"Training commands ({seconds / 60:.0f} min on one CPU thread while other jobs shared the machine): "
                          f"{runs[0]['config']['epochs']} epochs ending at {runs[0]['search_accuracy']:.2%} on the search split, "
@@ -90,8 +105,8 @@ def main() -> None:
         "images were never seen). Files are safetensors with the model name and arguments in the header; "
         "`create_model(name, checkpoint=\"default\")` loads them strictly. Full 10 000-image test accuracy and evaluation "
         "time on 2 CPU cores are re-measured by `python benchmarks/bench_models.py` (benchmarks/RESULTS.md).\n\n"
-        + to_markdown(pd.DataFrame(rows))
-        + "\nParameters per stage:\n\n" + to_markdown(pd.DataFrame(stage_rows).fillna(0))
+        + to_markdown(pd.DataFrame(rows)) + shortfall(rows)
+        + "\nParameters per stage:\n\n" + to_markdown(stage_table(stage_rows))
         + "\n" + "\n".join(sections)
     )
     OUT.write_text(card)
