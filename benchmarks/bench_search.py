@@ -3,6 +3,8 @@
 Targets (issue "AQ4SViT"): Greedy >= 6.6x faster than QSViT (aim >= 10x); Greedy memory <= QSViT memory;
 Beam memory <= Greedy memory; all within delta on the search split.
 Usage: python benchmarks/bench_search.py [--model sdtv2_tiny] [--search-size 5000] [--bits 32,16,12,8,4]
+       python benchmarks/bench_search.py --from-results results/default   (tabulate the searches `make reproduce`
+       already ran -- each from a cold memo of its own, timed while nothing else ran -- instead of running them again)
 """
 
 from __future__ import annotations
@@ -27,10 +29,27 @@ def main() -> None:
     ap.add_argument("--search-size", type=int, default=5000)
     ap.add_argument("--bits", default="32,16,12,8,4")
     ap.add_argument("--delta", type=float, default=1.5)
+    ap.add_argument("--from-results", help="a profile's results folder, e.g. results/default")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", 2)))
+    outcomes = from_results(Path(args.from_results), args) if args.from_results else run_all(args)
+    table(outcomes, args)
+
+
+def from_results(folder: Path, args) -> dict:
+    from aq4svit_lib.reproduce import load_outcome
+
+    outcomes = {(args.model, m): load_outcome(folder / args.model / m, args.model, m) for m in ("qsvit", "greedy", "beam")}
+    first = outcomes[(args.model, "qsvit")].result
+    args.search_size, args.bits, args.delta = first["splits"]["search"]["size"], ",".join(map(str, first["bits"])), first["delta"]
+    args.source = f"the searches of `make reproduce` in {folder}"
+    return outcomes
+
+
+def run_all(args) -> dict:
     spec = SplitSpec(args.search_size, 256)
     outcomes = {}
+    args.source = "this script, each search from a cold memo"
     with tempfile.TemporaryDirectory() as tmp:
         for method in ("qsvit", "greedy", "beam"):
             out = Path(tmp) / method  # its own, cold memo
@@ -39,6 +58,10 @@ def main() -> None:
             r = outcomes[(args.model, method)].result
             print(f"{method}: {r['search_seconds']:.1f} s, saving {r['saving_vs_fp32']:.3f}, search acc {r['final']['search_accuracy']:.4f}",
                   flush=True)
+    return outcomes
+
+
+def table(outcomes: dict, args) -> None:
     t = comparison_table(outcomes.values())
     cols = ["method", "search_accuracy", "test_accuracy", "search_drop_pts", "meets_delta", "saving_vs_fp32", "saving_vs_qsvit",
             "search_seconds", "speedup_vs_qsvit", "generated", "gated", "minibatch", "full", "images_forwarded"]
@@ -56,7 +79,8 @@ def main() -> None:
          "met": bool(by.meets_delta.all())},
     ])
     print(checks.to_string(index=False))
-    body = (f"Model {args.model}, search split {args.search_size} images, bits {args.bits}, delta {args.delta} points.\n\n"
+    body = (f"Model {args.model}, search split {args.search_size} images, bits {args.bits}, delta {args.delta} points; "
+            f"searches run by {args.source}.\n\n"
             + to_markdown(t.round(4)) + "\n" + to_markdown(checks))
     record(f"bench_search_{args.model}", f"Search comparison on {args.model}", body)
 
