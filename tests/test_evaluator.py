@@ -45,12 +45,23 @@ def test_cached_and_uncached_accuracy_and_drift_are_identical(trained, small_spl
 
 def test_prefix_cache_forwards_fewer_blocks(small_splits):
     model = create_model("sdtv2_tiny", checkpoint="default")
-    ev = Evaluator(model, small_splits, batch_size=200, quiet=True)
+    # natural order: with hardest-first ordering the FP32 accuracy comes from the ordering pass (memo), and the
+    # FP32 prefix is cached by the first candidate instead (tested below)
+    ev = Evaluator(model, small_splits, batch_size=200, quiet=True, hardest_first=())
     ev.accuracy(QuantConfig())
     before = ev.counters["block_forwards_acc"]
     r = ev.accuracy(QuantConfig(blocks={"block4.1": 4}))
     assert r.start_block == ev.structure.block_index["block4.1"].index
     assert ev.counters["block_forwards_acc"] - before == len(small_splits["search"]) * 2  # block4.1 and head
+
+
+def test_first_candidate_caches_the_fp32_prefix_after_ordering(small_splits):
+    ev = Evaluator(create_model("sdtv2_tiny", checkpoint="default"), small_splits, batch_size=200, quiet=True)
+    assert ev.accuracy(QuantConfig()).from_memo  # recorded by the ordering pass, no second FP32 forward
+    first = ev.accuracy(QuantConfig(blocks={"block4.0": 4}))
+    assert first.start_block == 0
+    later = ev.accuracy(QuantConfig(blocks={"block4.1": 4}))  # shares the FP32 prefix up to block4.0
+    assert later.start_block == ev.structure.block_index["block4.0"].index
 
 
 @pytest.fixture(scope="module")
