@@ -81,6 +81,12 @@ def _quiet_default() -> bool:
     return bool(os.environ.get("AQ4SVIT_QUIET") or os.environ.get("CI"))
 
 
+def _count(tally: Tally, logits: torch.Tensor, y: torch.Tensor) -> None:
+    """Add one batch's top-1 / top-5 hits to ``tally``."""
+    hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
+    tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
+
+
 class Evaluator:
     """Accuracy and drift of quantization configs of one model on named splits."""
 
@@ -156,8 +162,7 @@ class Evaluator:
                 true = logits.gather(1, y[:, None]).squeeze(1)
                 other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
                 margins.append((true - other).cpu())
-                hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
-                tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
+                _count(tally, logits, y)
         self.counters["images_forwarded"] += len(split)
         order = torch.argsort(torch.cat(margins), stable=True).numpy()
         self.memo.put(key, "order", {"order": order.tolist()})
@@ -258,9 +263,7 @@ class Evaluator:
                 if k == 0:  # never hold more activations than the cache could keep
                     keep = self._affordable(store, n_batches)
                     store = {j: acts for j, acts in store.items() if j in keep}
-                top5 = h.topk(min(5, h.shape[1]), dim=1).indices
-                hit = top5 == y[:, None]
-                tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
+                _count(tally, h, y)
                 forwarded += len(y)
                 bar.update(len(y))
                 if tally.rejected:

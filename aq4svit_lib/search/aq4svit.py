@@ -47,8 +47,10 @@ class AQ4SViTSettings:
         self.levels = check_levels(self.levels)
         if int(self.beam_width) != self.beam_width or self.beam_width < 1:
             raise UsageError(f"beam width must be an integer >= 1, got {self.beam_width}")
-        if self.minibatch_slack < 0:
-            raise UsageError("minibatch slack must be >= 0 points")
+        if self.drift_threshold is not None and (math.isnan(self.drift_threshold) or self.drift_threshold < 0):
+            raise UsageError(f"drift threshold must be >= 0, got {self.drift_threshold}")
+        if not self.minibatch_slack >= 0:
+            raise UsageError(f"minibatch slack must be >= 0 points, got {self.minibatch_slack}")
         if not self.drift_margin > 0:
             raise UsageError(f"drift margin must be > 0, got {self.drift_margin}")
 

@@ -30,7 +30,7 @@ from .aq4svit import AQ4SViT, AQ4SViTSettings
 from .common import Constraint, SearchContext, fp32_bits
 from .qsvit import QSViT, QSViTSettings
 from .results import ResultFolder
-from .space import DEFAULT_BITS, SearchSpace, check_levels, parse_bits
+from .space import DEFAULT_BITS, SearchSpace, parse_bits
 
 METHODS = ("qsvit", "greedy", "beam")
 
@@ -45,7 +45,8 @@ class SearchOutcome:
     table: pd.DataFrame | None = None  # QSViT sensitivity / AQ4SViT pareto
 
 
-def _validate(method, bits, delta, levels, beam_width, drift_threshold, model, drift_margin=1.5, minibatch_slack=0.0, tolerance=1.0):
+def _validate(method, bits, delta, model):
+    """The arguments every method shares; each method's settings object checks its own."""
     if method not in METHODS:
         raise UsageError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
     get_entry(model)
@@ -54,17 +55,6 @@ def _validate(method, bits, delta, levels, beam_width, drift_threshold, model, d
         raise UsageError("the bit list needs at least one width below 32")
     if delta is None or not (delta > 0) or math.isinf(delta):
         raise UsageError(f"delta must be a positive number of points, got {delta}")
-    check_levels(levels)
-    if int(beam_width) != beam_width or beam_width < 1:
-        raise UsageError(f"beam width must be an integer >= 1, got {beam_width}")
-    if drift_threshold is not None and (math.isnan(drift_threshold) or drift_threshold < 0):
-        raise UsageError(f"drift threshold must be >= 0, got {drift_threshold}")
-    if not drift_margin > 0:
-        raise UsageError(f"drift margin must be > 0, got {drift_margin}")
-    if not minibatch_slack >= 0:
-        raise UsageError(f"minibatch slack must be >= 0 points, got {minibatch_slack}")
-    if not tolerance > 0:
-        raise UsageError(f"the QSViT tolerance must be > 0 points, got {tolerance}")
     return bits
 
 
@@ -103,11 +93,11 @@ def run_search(
     net=None,
 ) -> SearchOutcome:
     """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
-    bits = _validate(method, bits, delta, levels, beam_width, drift_threshold, model, drift_margin, minibatch_slack, tolerance)
-    scheme = scheme or QuantScheme(seed=seed)
-    folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
+    bits = _validate(method, bits, delta, model)
     qs = QSViTSettings(tolerance=tolerance) if method == "qsvit" else None
     aq = AQ4SViTSettings(method, tuple(levels), beam_width, drift_threshold, drift_margin, minibatch_slack=minibatch_slack) if method != "qsvit" else None
+    scheme = scheme or QuantScheme(seed=seed)
+    folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     torch.manual_seed(seed)
     if net is None:
         if checkpoint is None and get_entry(model).default_checkpoint:
