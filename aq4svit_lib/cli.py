@@ -29,6 +29,11 @@ def _spec(args):
     return SplitSpec(args.search_size, args.minibatch_size, args.split_seed)
 
 
+def _batch(args) -> dict:
+    """--batch-size when given; otherwise the library's default."""
+    return {} if args.batch_size is None else {"batch_size": args.batch_size}
+
+
 def _threads(args) -> None:
     if getattr(args, "threads", 0):
         import torch
@@ -107,7 +112,7 @@ def cmd_eval(args) -> int:
 
     model = _model(args)
     config = QuantConfig.load(args.config) if args.config else QuantConfig()
-    with Evaluator(model, _splits(args, model), batch_size=args.batch_size, device=args.device, quiet=True if args.quiet else None) as ev:
+    with Evaluator(model, _splits(args, model), device=args.device, quiet=True if args.quiet else None, **_batch(args)) as ev:
         r = ev.accuracy(config, args.split)
     print(f"{args.model} on {args.split} ({r.n} images): top-1 {r.accuracy:.4f}, top-5 {r.top5:.4f}, {r.seconds:.1f} s")
     return 0
@@ -161,7 +166,7 @@ def cmd_search(args) -> int:
         data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
         levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
         drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
-        resume=args.resume, force=args.force, memo=args.memo, batch_size=args.batch_size, device=args.device,
+        resume=args.resume, force=args.force, memo=args.memo, device=args.device, **_batch(args),
         quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
         fuse_repconv=args.fuse_repconv,
     )
@@ -237,6 +242,7 @@ def cmd_train(args) -> int:
         model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
         weight_decay=args.weight_decay, seed=args.seed, threads=args.threads, warmup_epochs=args.warmup_epochs,
         init_from=args.init_from, surrogate_alpha_final=args.surrogate_alpha_final, no_decay_1d=not args.decay_1d,
+        shift=args.shift, flip=args.flip, label_smoothing=args.label_smoothing,
     )
     _, result = train(cfg, args.out, _spec(args), args.data_root, progress=not args.quiet, log=lambda m: print(m, flush=True))
     print(f"{args.model}: test accuracy {result['test_accuracy']:.4f}, search accuracy {result['search_accuracy']:.4f}, "
@@ -261,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--split", default="test", help="train, search, minibatch or test (default test)")
     p.add_argument("--config", help="quant config JSON (default: FP32)")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device", help="cpu / cuda (default: cuda when available)")
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
@@ -300,7 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="overwrite another run's results in --out")
     p.add_argument("--memo", help="memo file (default <out>/memo.sqlite)")
     p.add_argument("--max-evaluations", type=int, help="stop after N candidate evaluations (testing resume)")
-    p.add_argument("--batch-size", type=int, default=500)
+    p.add_argument("--batch-size", type=int, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or imagenet")
     p.add_argument("--imagenet-root", help="ImageNet folder with val/ (and optionally train/)")
@@ -341,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init-from", help="start from this checkpoint (fine-tuning) instead of a fresh init")
     p.add_argument("--surrogate-alpha-final", type=float, help="anneal the LIF surrogate slope from 2 to this value")
     p.add_argument("--decay-1d", action="store_true", help="weight decay on biases and BN parameters too (as sdtv3_tiny was trained)")
+    p.add_argument("--shift", type=int, default=2, help="augmentation: random translation of up to N pixels (0 = off; default 2)")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="augmentation: random horizontal flips (default on)")
+    p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json training log is written beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from .data import EVAL_BATCH_SIZE
 from .models import REGISTRY, create_model
 
 
@@ -94,7 +95,7 @@ def firing_rates(model, split, batch_size: int = 256) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def model_baseline(name: str, splits: dict, checkpoint="default", batch_size: int = 500) -> dict:
+def model_baseline(name: str, splits: dict, checkpoint="default", batch_size: int = EVAL_BATCH_SIZE) -> dict:
     """FP32 accuracy on search and test, eval time of the test split, params and memory."""
     from .evaluate import Evaluator
     from .quant import QuantConfig

@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from .data import SplitSpec
+from .data import EVAL_BATCH_SIZE, SplitSpec
 from .errors import UsageError, choices
 from .ioutil import write_json_atomic
 
@@ -50,7 +50,7 @@ class Profile:
     delta: float = 1.5  # AQ4SViT's constraint, also used for QSViT in the comparison
     qsvit_paper_delta: float = 2.1
     beam_width: int = 3
-    batch_size: int = 500
+    batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
     device: str | None = None

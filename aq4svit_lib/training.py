@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data import SplitSpec, load_splits
+from .data import EVAL_BATCH_SIZE, SplitSpec, load_splits
 from .models import LIF, create_model
 from .models.checkpoint import save_checkpoint
 
@@ -96,7 +96,7 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 
 
 @torch.inference_mode()
-def accuracy(model, split, batch_size: int = 500) -> float:
+def accuracy(model, split, batch_size: int = EVAL_BATCH_SIZE) -> float:
     model.eval()
     correct = 0
     for x, y in split.batches(batch_size):

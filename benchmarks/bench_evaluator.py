@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from _record import record
 
-from aq4svit_lib.data import SplitSpec, load_splits
+from aq4svit_lib.data import EVAL_BATCH_SIZE, SplitSpec, load_splits
 from aq4svit_lib.evaluate import Evaluator
 from aq4svit_lib.models import create_model
 from aq4svit_lib.quant import QuantConfig
@@ -25,7 +25,7 @@ from aq4svit_lib.report import to_markdown
 
 
 def evaluator(model, splits, cache: bool, hardest_first: bool = True) -> Evaluator:
-    return Evaluator(model, splits, batch_size=500, cache_bytes=(2 << 30) if cache else 0, quiet=True,
+    return Evaluator(model, splits, batch_size=EVAL_BATCH_SIZE, cache_bytes=(2 << 30) if cache else 0, quiet=True,
                      hardest_first=("search",) if hardest_first else ())
 
 

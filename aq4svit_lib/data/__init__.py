@@ -3,9 +3,9 @@
 from .fashion_mnist import CLASSES as FASHION_MNIST_CLASSES
 from .fashion_mnist import load_fashion_mnist, locate
 from .imagenet import eval_transform
-from .splits import SPLIT_NAMES, Split, SplitSpec, get_split, load_splits
+from .splits import EVAL_BATCH_SIZE, SPLIT_NAMES, Split, SplitSpec, get_split, load_splits
 
 __all__ = [
     "FASHION_MNIST_CLASSES", "load_fashion_mnist", "locate", "eval_transform",
-    "SPLIT_NAMES", "Split", "SplitSpec", "get_split", "load_splits",
+    "EVAL_BATCH_SIZE", "SPLIT_NAMES", "Split", "SplitSpec", "get_split", "load_splits",
 ]

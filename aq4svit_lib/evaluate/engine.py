@@ -25,7 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..data.splits import Split
+from ..data.splits import EVAL_BATCH_SIZE, Split
 from ..errors import UsageError
 from ..models.neurons import observe_neurons
 from ..quant.apply import WeightQuantizer
@@ -97,7 +97,7 @@ class Evaluator:
         *,
         scheme: QuantScheme | None = None,
         device: str | torch.device | None = None,
-        batch_size: int = 500,
+        batch_size: int = EVAL_BATCH_SIZE,
         cache_bytes: int = 1 << 30,
         memo: str | Path | Memo | None = None,
         quiet: bool | None = None,

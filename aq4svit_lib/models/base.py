@@ -146,7 +146,14 @@ class SpikingBackbone(nn.Module):
 
 
 def time_distributed(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Apply a per-frame module to [T, B, ...] by folding T into the batch (official pattern)."""
+    """Apply a per-frame module to [T, B, ...] by folding T into the batch (official pattern).
+
+    Image frames go in channels-last: oneDNN's NHWC convolutions are 1.3-1.6x faster than NCHW on
+    these few-pixel, many-channel maps (measured on CPU); values agree to float rounding.
+    """
     t, b = x.shape[:2]
-    y = module(x.flatten(0, 1))
+    x = x.flatten(0, 1)
+    if x.ndim == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = module(x)
     return y.reshape(t, b, *y.shape[1:])

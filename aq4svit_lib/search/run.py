@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..data import SplitSpec, load_splits
+from ..data import EVAL_BATCH_SIZE, SplitSpec, load_splits
 from ..errors import UsageError, choices
 from ..evaluate import Evaluator
 from ..evaluate.engine import _quiet_default
@@ -82,7 +82,7 @@ def run_search(
     resume: bool = False,
     force: bool = False,
     memo: str | Path | None = None,
-    batch_size: int = 500,
+    batch_size: int = EVAL_BATCH_SIZE,
     cache_bytes: int = 1 << 30,
     device: str | None = None,
     quiet: bool | None = None,
