@@ -28,8 +28,9 @@ from ..errors import DataError, UsageError, choices
 from . import fashion_mnist as fm
 
 SPLIT_NAMES = ("train", "search", "minibatch", "test")
-# Evaluation batch size. On CPU, 200 images keep a block's activations cache-resident: measured
-# 1.2-1.8x faster than 500 on the default models (benchmarks/RESULTS.md); larger suits a GPU.
+# Evaluation batch size. On CPU, 200 images keep a block's activations cache-resident: vs 500,
+# sdt_tiny runs 1.5x and sdtv2_tiny 1.1x faster, sdtv3_tiny 0.84x (benchmarks/RESULTS.md,
+# bench_models_batch); larger batches suit a GPU.
 EVAL_BATCH_SIZE = 200
 DATASETS = ("fashion_mnist", "imagenet")
 
