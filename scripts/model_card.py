@@ -12,8 +12,10 @@ import pandas as pd
 
 from aq4svit_lib.models import create_model, default_checkpoint, get_entry
 from aq4svit_lib.report import memory_breakdown, to_markdown
+from aq4svit_lib.training import TrainConfig
 
 MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
+DEFAULTS = TrainConfig()  # a command shows only the flags that differ from these
 OUT = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.md"
 
 
@@ -25,11 +27,11 @@ def command(log: dict, out: str, init_from: str | None = None) -> str:
         parts.append(f"--surrogate-alpha-final {c['surrogate_alpha_final']:g}")
     if not c.get("no_decay_1d", False):  # logs written before the option existed decayed everything
         parts.append("--decay-1d")
-    if c.get("shift", 2) != 2:
+    if c.get("shift", DEFAULTS.shift) != DEFAULTS.shift:
         parts.append(f"--shift {c['shift']}")
-    if not c.get("flip", True):
+    if not c.get("flip", DEFAULTS.flip):
         parts.append("--no-flip")
-    if c.get("label_smoothing", 0.1) != 0.1:
+    if c.get("label_smoothing", DEFAULTS.label_smoothing) != DEFAULTS.label_smoothing:
         parts.append(f"--label-smoothing {c['label_smoothing']:g}")
     if init_from:
         parts.append(f"--init-from {init_from}")
@@ -71,7 +73,7 @@ def history(runs: list[dict]) -> str:
             "small selection bias; the search-split accuracy is reported next to it.")
 
 
-def recipe(log: dict) -> str:
+def recipe(log: dict, cycles: int) -> str:
     c = log["config"]
     aug = (f"random shifts of ±{c['shift']} px" if c["shift"] else "no shifts") + (" and horizontal flips" if c["flip"] else "")
     return (f"Recipe: AdamW (weight decay {c['weight_decay']}), batch {c['batch_size']}, linear warm-up then cosine decay, "
@@ -79,15 +81,14 @@ def recipe(log: dict) -> str:
             + (f" annealed to {c['surrogate_alpha_final']:g}" if c.get("surrogate_alpha_final") else "")
             + " (training only), last BN of each residual branch initialised to 0, weight decay "
             + ("on weight tensors only" if c.get("no_decay_1d") else "on every parameter")
-            + ". Later cycles differ only in the flags shown. Final-epoch weights.\n")
+            + (". Later cycles differ only in the flags shown" if cycles > 1 else "") + ". Final-epoch weights.\n")
 
 
-def section(name: str, entry, runs: list[dict]) -> str:
-    minutes = sum(r["train_seconds"] for r in runs) / 60
+def section(name: str, entry, runs: list[dict], minutes: float) -> str:
     plural = "s" if len(runs) > 1 else ""
     return (f"### {name}\n\n{entry.description}. Architecture arguments: `{json.dumps(entry.kwargs)}`.\n\n"
             f"Training command{plural} ({minutes:.0f} min on one CPU thread while other jobs shared the machine).{history(runs)}"
-            f"\n\n```bash\n{commands(name, runs)}\n```\n\n{recipe(runs[0])}")
+            f"\n\n```bash\n{commands(name, runs)}\n```\n\n{recipe(runs[0], len(runs))}")
 
 
 def shortfall(rows: list[dict]) -> str:
@@ -127,7 +128,7 @@ def main() -> None:
             "epochs": epochs, "train_minutes": round(seconds / 60, 1),
         })
         stage_rows.append({"model": name, **{f"stage {k}": int(v) for k, v in per_stage.items()}})
-        sections.append(section(name, entry, runs))
+        sections.append(section(name, entry, runs, seconds / 60))
     card = (
         "# Default models (Fashion-MNIST)\n\n"
         "Small members of the three SDT families with the official architecture and depth layout, trained by "
