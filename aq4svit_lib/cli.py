@@ -243,6 +243,7 @@ def cmd_train(args) -> int:
         weight_decay=args.weight_decay, seed=args.seed, threads=args.threads, warmup_epochs=args.warmup_epochs,
         init_from=args.init_from, surrogate_alpha_final=args.surrogate_alpha_final, no_decay_1d=not args.decay_1d,
         shift=args.shift, flip=args.flip, label_smoothing=args.label_smoothing,
+        ema_decay=args.ema_decay, precise_bn=args.precise_bn,
     )
     _, result = train(cfg, args.out, _spec(args), args.data_root, progress=not args.quiet, log=lambda m: print(m, flush=True))
     print(f"{args.model}: test accuracy {result['test_accuracy']:.4f}, search accuracy {result['search_accuracy']:.4f}, "
@@ -350,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--shift", type=int, default=2, help="augmentation: random translation of up to N pixels (0 = off; default 2)")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="augmentation: random horizontal flips (default on)")
     p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--ema-decay", type=float, help="ship an exponential moving average of the weights (e.g. 0.999)")
+    p.add_argument("--precise-bn", action="store_true", help="re-estimate BN statistics of the final weights on the un-augmented train split")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json training log is written beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")

@@ -8,7 +8,8 @@ of sdtv2_tiny): a wider sigmoid surrogate (alpha 2 instead of spikingjelly's 4) 
 BatchNorm of every residual branch initialised to zero, so each block starts as the identity.
 Neither changes the architecture or the inference function. Training uses the ``train``
 split only; ``search`` and ``test`` are never seen. The final epoch's weights are kept (no
-selection on any held-out split).
+selection on any held-out split), or with ``ema_decay`` their moving average, whose BN statistics
+``precise_bn`` re-estimates on the un-augmented train images.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ class TrainConfig:
     threads: int = 0  # 0 = torch default
     init_from: str | None = None  # start from these weights (fine-tuning) instead of a fresh init
     no_decay_1d: bool = True  # no weight decay on biases and BN parameters (timm's default grouping)
+    ema_decay: float | None = None  # keep an exponential moving average of the weights and ship it
+    precise_bn: bool = False  # re-estimate BN statistics of the final weights on un-augmented train images
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, g: torch.Generator) -> torch.Tensor:
@@ -95,6 +98,49 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
     return base * 0.5 * (1 + math.cos(math.pi * progress))
 
 
+class WeightAverage:
+    """Exponential moving average of the parameters, updated after every optimiser step.
+
+    Averaging the last few thousand steps smooths the noise of small-batch SGD (as timm's
+    ``ModelEmaV2``); BN running statistics are not averaged but re-estimated (``precise_bn``).
+    """
+
+    def __init__(self, model, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
+        self.decay, self.params = decay, [p for p in model.parameters()]
+        self.shadow = [p.detach().clone() for p in self.params]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - self.decay)
+
+    @torch.no_grad()
+    def copy_to_model(self) -> None:
+        for p, s in zip(self.params, self.shadow, strict=True):
+            p.copy_(s)
+
+
+@torch.no_grad()
+def precise_bn(model, x: torch.Tensor, batch_size: int) -> None:
+    """Replace every BN's running statistics by their plain average over ``x`` (train-mode batches).
+
+    The running averages kept during training mix statistics of older weights and of augmented
+    images; averaged weights need statistics of their own (as in SWA's ``update_bn``).
+    """
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative moving average = equal weight per batch
+    model.train()
+    for i in range(0, len(x) - batch_size + 1, batch_size):  # full batches only: same statistics as training
+        model(x[i : i + batch_size])
+    for bn, m in zip(bns, momenta, strict=True):
+        bn.momentum = m
+    model.eval()
+
+
 @torch.inference_mode()
 def accuracy(model, split, batch_size: int = EVAL_BATCH_SIZE) -> float:
     model.eval()
@@ -124,6 +170,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
     history, step, start = [], 0, time.perf_counter()
     lifs = [m for m in model.modules() if isinstance(m, LIF)]
     x_all, y_all = next(train_split.batches(len(train_split)))
+    ema = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay else None
     for epoch in range(cfg.epochs):
         model.train()
         order = torch.randperm(len(y_all), generator=g)
@@ -144,6 +191,8 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if ema is not None:
+                ema.update()
             step += 1
             seen += len(y)
             loss_sum += float(loss.detach()) * len(y)
@@ -152,6 +201,10 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
         history.append({"epoch": epoch + 1, "loss": loss_sum / seen, "train_acc": correct / seen, "seconds": time.perf_counter() - start})
         if log:
             log(f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}: loss {loss_sum / seen:.4f}, train accuracy {correct / seen:.4f}, {time.perf_counter() - start:.0f} s")
+    if ema is not None:
+        ema.copy_to_model()
+    if cfg.precise_bn:
+        precise_bn(model, x_all, cfg.batch_size)
     seconds = time.perf_counter() - start
     result = {
         "model": cfg.model,

@@ -33,6 +33,10 @@ def command(log: dict, out: str, init_from: str | None = None) -> str:
         parts.append("--no-flip")
     if c.get("label_smoothing", DEFAULTS.label_smoothing) != DEFAULTS.label_smoothing:
         parts.append(f"--label-smoothing {c['label_smoothing']:g}")
+    if c.get("ema_decay"):
+        parts.append(f"--ema-decay {c['ema_decay']:g}")
+    if c.get("precise_bn"):
+        parts.append("--precise-bn")
     if init_from:
         parts.append(f"--init-from {init_from}")
     if c.get("threads"):
@@ -73,22 +77,30 @@ def history(runs: list[dict]) -> str:
             "small selection bias; the search-split accuracy is reported next to it.")
 
 
-def recipe(log: dict, cycles: int) -> str:
+def shipped_weights(log: dict) -> str:
     c = log["config"]
+    if not c.get("ema_decay"):
+        return "Final-epoch weights" + (", BN statistics re-estimated on the un-augmented train images" if c.get("precise_bn") else "")
+    return (f"Shipped weights: the moving average of the last cycle's weights (decay {c['ema_decay']:g} per step)"
+            + (", BN statistics re-estimated on the un-augmented train images" if c.get("precise_bn") else ""))
+
+
+def recipe(runs: list[dict]) -> str:
+    c, cycles = runs[0]["config"], len(runs)
     aug = (f"random shifts of ±{c['shift']} px" if c["shift"] else "no shifts") + (" and horizontal flips" if c["flip"] else "")
     return (f"Recipe: AdamW (weight decay {c['weight_decay']}), batch {c['batch_size']}, linear warm-up then cosine decay, "
             f"label smoothing {c['label_smoothing']}, {aug}, sigmoid surrogate alpha {c['surrogate_alpha']}"
             + (f" annealed to {c['surrogate_alpha_final']:g}" if c.get("surrogate_alpha_final") else "")
             + " (training only), last BN of each residual branch initialised to 0, weight decay "
             + ("on weight tensors only" if c.get("no_decay_1d") else "on every parameter")
-            + (". Later cycles differ only in the flags shown" if cycles > 1 else "") + ". Final-epoch weights.\n")
+            + (". Later cycles differ only in the flags shown" if cycles > 1 else "") + f". {shipped_weights(runs[-1])}.\n")
 
 
 def section(name: str, entry, runs: list[dict], minutes: float) -> str:
     plural = "s" if len(runs) > 1 else ""
     return (f"### {name}\n\n{entry.description}. Architecture arguments: `{json.dumps(entry.kwargs)}`.\n\n"
             f"Training command{plural} ({minutes:.0f} min on one CPU thread while other jobs shared the machine).{history(runs)}"
-            f"\n\n```bash\n{commands(name, runs)}\n```\n\n{recipe(runs[0], len(runs))}")
+            f"\n\n```bash\n{commands(name, runs)}\n```\n\n{recipe(runs)}")
 
 
 def shortfall(rows: list[dict]) -> str:

@@ -5,7 +5,7 @@ import torch
 
 from aq4svit_lib.data import SplitSpec, load_splits
 from aq4svit_lib.models.checkpoint import load_model
-from aq4svit_lib.training import TrainConfig, accuracy, augment, lr_at, train
+from aq4svit_lib.training import TrainConfig, WeightAverage, accuracy, augment, lr_at, precise_bn, train
 
 
 def test_lr_schedule_warms_up_then_decays_to_zero():
@@ -41,3 +41,29 @@ def test_training_never_sees_search_or_test():
     s = load_splits(spec=spec)
     assert not set(s["train"].indices) & set(s["search"].indices)
     assert s["train"].pool == "train" and s["test"].pool == "test"
+
+
+def test_weight_average_is_an_exponential_moving_average():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    ema = WeightAverage(model, decay=0.5)
+    for value in (4.0, 8.0):  # shadow: 0 -> 2 -> 5
+        with torch.no_grad():
+            model.weight.fill_(value)
+        ema.update()
+    ema.copy_to_model()
+    assert torch.equal(model.weight, torch.full((1, 2), 5.0))
+    with pytest.raises(ValueError, match="ema_decay"):
+        WeightAverage(model, decay=1.0)
+
+
+def test_precise_bn_sets_running_stats_to_the_mean_over_full_batches():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 1), torch.nn.BatchNorm2d(3))
+    x = torch.randn(10, 1, 4, 4) * 3 + 1
+    precise_bn(model, x, batch_size=4)  # batches 0..3 and 4..7; the partial batch 8..9 is left out
+    feats = model[0](x[:8]).detach()
+    means = torch.stack([feats[i : i + 4].mean((0, 2, 3)) for i in (0, 4)])
+    assert torch.allclose(model[1].running_mean, means.mean(0), atol=1e-6)
+    assert model[1].momentum == 0.1 and not model.training  # restored, and left in eval mode
