@@ -168,9 +168,7 @@ def test_shipped_checkpoint_reaches_its_recorded_accuracy(name):
     path = default_checkpoint(name)
     assert path.stat().st_size <= 5 * 2**20
     card = json.loads(path.with_suffix(".json").read_text())
-    # The target is 0.90; sdt_tiny and sdtv2_tiny end at 0.897 / 0.8996 after four cosine cycles
-    # (model card). This floor catches a broken or untrained file; the card's number is checked below.
-    assert card["test_accuracy"] >= 0.88
+    assert card["test_accuracy"] >= 0.90  # the target, recorded on the full 10 000 test images
     model = create_model(name, checkpoint="default")
     test = load_splits()["test"].head(2000, "test2000")
     correct = 0
