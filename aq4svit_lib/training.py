@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import EVAL_BATCH_SIZE, SplitSpec, load_splits
+from .errors import UsageError
 from .models import LIF, create_model
 from .models.checkpoint import save_checkpoint
 
@@ -50,6 +51,14 @@ class TrainConfig:
     no_decay_1d: bool = True  # no weight decay on biases and BN parameters (timm's default grouping)
     ema_decay: float | None = None  # keep an exponential moving average of the weights and ship it
     precise_bn: bool = False  # re-estimate BN statistics of the final weights on un-augmented train images
+
+    def __post_init__(self):  # fail before the data is loaded, with a message rather than a traceback
+        rules = {"epochs": (lambda v: v >= 1, ">= 1"), "batch_size": (lambda v: v >= 1, ">= 1"), "lr": (lambda v: v > 0, "> 0"),
+                 "warmup_epochs": (lambda v: v >= 0, ">= 0"), "shift": (lambda v: v >= 0, ">= 0"),
+                 "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"), "ema_decay": (lambda v: v is None or 0 < v < 1, "in (0, 1)")}
+        for name, (ok, requirement) in rules.items():
+            if not ok(getattr(self, name)):
+                raise UsageError(f"{name} must be {requirement}, got {getattr(self, name)!r}")
 
 
 def augment(x: torch.Tensor, shift: int, flip: bool, g: torch.Generator) -> torch.Tensor:
@@ -107,7 +116,7 @@ class WeightAverage:
 
     def __init__(self, model, decay: float):
         if not 0.0 < decay < 1.0:
-            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
+            raise UsageError(f"ema_decay must be in (0, 1), got {decay!r}")
         self.decay, self.params = decay, [p for p in model.parameters()]
         self.shadow = [p.detach().clone() for p in self.params]
 

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from aq4svit_lib.data import SplitSpec, load_splits
+from aq4svit_lib.errors import UsageError
 from aq4svit_lib.models.checkpoint import load_model
 from aq4svit_lib.training import TrainConfig, WeightAverage, accuracy, augment, lr_at, precise_bn, train
 
@@ -54,8 +55,14 @@ def test_weight_average_is_an_exponential_moving_average():
         ema.update()
     ema.copy_to_model()
     assert torch.equal(model.weight, torch.full((1, 2), 5.0))
-    with pytest.raises(ValueError, match="ema_decay"):
+    with pytest.raises(UsageError, match="ema_decay"):
         WeightAverage(model, decay=1.0)
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"lr": 0.0}, {"shift": -1}, {"label_smoothing": 1.0}, {"ema_decay": 1.0}])
+def test_train_config_rejects_bad_settings_before_loading_data(bad):
+    with pytest.raises(UsageError, match=next(iter(bad))):
+        TrainConfig(**bad)
 
 
 def test_precise_bn_sets_running_stats_to_the_mean_over_full_batches():
