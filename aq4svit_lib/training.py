@@ -117,7 +117,7 @@ class WeightAverage:
     def __init__(self, model, decay: float):
         if not 0.0 < decay < 1.0:
             raise UsageError(f"ema_decay must be in (0, 1), got {decay!r}")
-        self.decay, self.params = decay, [p for p in model.parameters()]
+        self.decay, self.params = decay, list(model.parameters())
         self.shadow = [p.detach().clone() for p in self.params]
 
     @torch.no_grad()

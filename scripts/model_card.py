@@ -81,10 +81,9 @@ def history(runs: list[dict]) -> str:
 
 def shipped_weights(log: dict) -> str:
     c = log["config"]
-    if not c.get("ema_decay"):
-        return "Final-epoch weights" + (", BN statistics re-estimated on the un-augmented train images" if c.get("precise_bn") else "")
-    return (f"Shipped weights: the moving average of the last cycle's weights (decay {c['ema_decay']:g} per step)"
-            + (", BN statistics re-estimated on the un-augmented train images" if c.get("precise_bn") else ""))
+    what = (f"Shipped weights: the moving average of the last cycle's weights (decay {c['ema_decay']:g} per step)"
+            if c.get("ema_decay") else "Final-epoch weights")
+    return what + (", BN statistics re-estimated on the un-augmented train images" if c.get("precise_bn") else "")
 
 
 def recipe(runs: list[dict]) -> str:
@@ -112,11 +111,8 @@ def shortfall(rows: list[dict]) -> str:
     low = [f"{r['model']} ({r['test_accuracy']:.2%})" for r in rows if r["test_accuracy"] < 0.90]
     if not low:
         return ""
-    return (f"\n**Below the 90 % target:** {', '.join(low)}. Four cosine cycles (28-29 epochs, commands below) took them "
-            "from 88.2 % to these numbers; in the last cycle training accuracy rose to 91-92 % while test accuracy gained "
-            "only 0.2-0.5 points, so more epochs of this recipe are unlikely to close the gap; a wider model or stronger "
-            "regularisation would be the next step (an epoch takes 4-5 min on one CPU core). Every result in this package "
-            "is relative to each model's own FP32 accuracy, so the searches are unaffected.\n")
+    return (f"\n**Below the 90 % target:** {', '.join(low)} (training commands and per-cycle accuracies below). Every "
+            "result in this package is relative to each model's own FP32 accuracy, so the searches are unaffected.\n")
 
 
 def stage_table(stage_rows: list[dict]) -> pd.DataFrame:
