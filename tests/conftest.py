@@ -13,7 +13,7 @@ def small_splits():
     """Real Fashion-MNIST splits with a small search split (fast tests)."""
     from aq4svit_lib.data import SplitSpec, load_splits
 
-    return load_splits("fashion_mnist", SplitSpec(search_size=600, minibatch_size=64, seed=0))
+    return load_splits("fashion_mnist", SplitSpec(search_size=600, minibatch_size=64, seed=0, verify_size=300))
 
 
 def random_model(name: str, seed: int = 0, **overrides):

@@ -37,14 +37,14 @@ def fake_fmnist(directory, n_train=50, n_test=20, **overrides):
 # -- the real dataset ---------------------------------------------------------------------
 def test_default_splits_have_documented_sizes():
     splits = load_splits()
-    assert {k: len(v) for k, v in splits.items()} == {"train": 55000, "search": 5000, "minibatch": 256, "test": 10000}
+    assert {k: len(v) for k, v in splits.items()} == {"train": 55000, "search": 2000, "minibatch": 256, "verify": 3000, "test": 10000}
 
 
 def test_splits_are_disjoint_and_minibatch_is_search_head():
     s = load_splits()
     assert s["search"].pool == s["train"].pool == "train" and s["test"].pool == "test"
     assert not set(s["search"].indices) & set(s["train"].indices)
-    assert len(set(s["search"].indices) | set(s["train"].indices)) == 60000
+    assert len(set(s["search"].indices) | set(s["verify"].indices) | set(s["train"].indices)) == 60000
     np.testing.assert_array_equal(s["minibatch"].indices, s["search"].indices[:256])
 
 
@@ -58,12 +58,33 @@ def test_splits_are_deterministic_and_seed_sensitive():
         np.testing.assert_array_equal(a[name].indices, b[name].indices)
     assert a["search"].hash != c["search"].hash
     assert a["test"].hash == c["test"].hash
-    assert len({a[n].hash for n in SPLIT_NAMES}) == 4
+    assert len({a[n].hash for n in SPLIT_NAMES}) == 5
 
 
 def test_split_size_is_configurable():
-    s = load_splits(spec=SplitSpec(search_size=1000, minibatch_size=100))
-    assert len(s["search"]) == 1000 and len(s["minibatch"]) == 100 and len(s["train"]) == 59000
+    s = load_splits(spec=SplitSpec(search_size=1000, minibatch_size=100, verify_size=500))
+    assert len(s["search"]) == 1000 and len(s["minibatch"]) == 100 and len(s["verify"]) == 500 and len(s["train"]) == 58500
+    assert "verify" not in load_splits(spec=SplitSpec(1000, 100, verify_size=0))
+    assert len(load_splits(spec=SplitSpec(1000, 100, test_size=300))["test"]) == 300
+
+
+def test_verify_is_disjoint_from_search_and_train_and_defaults_keep_the_training_set():
+    s = load_splits(spec=SplitSpec())  # 2000 search + 3000 verify
+    search, verify, train = (set(s[n].indices.tolist()) for n in ("search", "verify", "train"))
+    assert len(search) == 2000 and len(verify) == 3000 and not search & verify and not (search | verify) & train
+    old = load_splits(spec=SplitSpec(5000, 256, 0, verify_size=0))  # what the default models were trained without
+    assert set(old["search"].indices.tolist()) == search | verify
+    np.testing.assert_array_equal(old["train"].indices, s["train"].indices)
+    np.testing.assert_array_equal(old["search"].indices[:2000], s["search"].indices)  # search(k) is a prefix
+
+
+@pytest.mark.parametrize("kwargs,needle", [
+    ({"search_size": 2.5}, "integer"), ({"verify_size": -1}, "verify_size"), ({"test_size": 0}, "test_size"),
+    ({"search_size": 0}, "positive"),
+])
+def test_bad_split_specs_are_usage_errors(kwargs, needle):
+    with pytest.raises(UsageError, match=needle):
+        SplitSpec(**kwargs)
 
 
 def test_batches_are_normalised_tensors_in_split_order(small_splits):
@@ -189,9 +210,10 @@ def test_imagenet_eval_transform_per_family(family, resize):
 
 def test_imagenet_splits_from_val_only(tmp_path):
     root = fake_imagenet(tmp_path, classes=3, per_class=4)
-    s = load_splits("imagenet", SplitSpec(search_size=5, minibatch_size=2), root=root, family="sdtv2", num_workers=0)
-    assert set(s) == {"search", "minibatch", "test"}
-    assert len(s["search"]) == 5 and len(s["test"]) == 7
+    s = load_splits("imagenet", SplitSpec(search_size=5, minibatch_size=2, verify_size=3), root=root, family="sdtv2", num_workers=0)
+    assert set(s) == {"search", "minibatch", "verify", "test"}
+    assert len(s["search"]) == 5 and len(s["verify"]) == 3 and len(s["test"]) == 4
+    assert not set(s["verify"].indices) & (set(s["test"].indices) | set(s["search"].indices))
     assert not set(s["search"].indices) & set(s["test"].indices)
     x, y = next(s["test"].batches(4))
     assert x.shape == (4, 3, 224, 224) and y.tolist() == s["test"].labels[:4].tolist()
@@ -199,8 +221,8 @@ def test_imagenet_splits_from_val_only(tmp_path):
 
 def test_imagenet_search_from_train_when_present(tmp_path):
     root = fake_imagenet(tmp_path, classes=2, per_class=3, with_train=True)
-    s = load_splits("imagenet", SplitSpec(search_size=4, minibatch_size=2), root=root, family="sdt", num_workers=0)
-    assert s["search"].pool == "train" and len(s["test"]) == 6
+    s = load_splits("imagenet", SplitSpec(search_size=4, minibatch_size=2, verify_size=1), root=root, family="sdt", num_workers=0)
+    assert s["search"].pool == "train" and s["verify"].pool == "train" and len(s["test"]) == 6
 
 
 def test_imagenet_without_class_folders_is_a_clear_error(tmp_path):

@@ -25,7 +25,7 @@ def test_augment_shifts_and_flips_deterministically():
 
 
 def test_training_writes_a_checkpoint_that_reproduces_its_accuracy(tmp_path):
-    spec = SplitSpec(search_size=57_000, minibatch_size=256)  # leaves 3000 training images: a quick run
+    spec = SplitSpec(search_size=57_000, minibatch_size=256, verify_size=0)  # leaves 3000 training images: a quick run
     cfg = TrainConfig(model="sdtv3_tiny", epochs=2, batch_size=50, seed=3, warmup_epochs=0.1)
     out = tmp_path / "m.safetensors"
     model, result = train(cfg, out, spec, progress=False, log=None)
@@ -37,10 +37,10 @@ def test_training_writes_a_checkpoint_that_reproduces_its_accuracy(tmp_path):
     assert log["test_accuracy"] > 0.3  # far above chance (0.1) after 120 steps
 
 
-def test_training_never_sees_search_or_test():
-    spec = SplitSpec(search_size=5000, minibatch_size=256)
-    s = load_splits(spec=spec)
-    assert not set(s["train"].indices) & set(s["search"].indices)
+def test_the_split_training_uses_excludes_search_verify_and_test():
+    s = load_splits(spec=SplitSpec())
+    held_out = set(s["search"].indices) | set(s["verify"].indices)
+    assert not set(s["train"].indices) & held_out and len(s["train"]) == 60_000 - len(held_out)
     assert s["train"].pool == "train" and s["test"].pool == "test"
 
 

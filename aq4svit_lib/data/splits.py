@@ -1,10 +1,14 @@
-"""Named, deterministic splits: ``train``, ``search``, ``minibatch``, ``test``.
+"""Named, deterministic splits: ``train``, ``search``, ``minibatch``, ``verify``, ``test``.
 
-- ``search``: images the searches may look at, drawn with a fixed seed from the training pool
-  (Fashion-MNIST: 5000 of the 60000; ImageNet: from ``train/`` if present, else held out of
+- ``search``: images the searches choose on, drawn with a fixed seed from the training pool
+  (Fashion-MNIST: 2000 of the 60000; ImageNet: from ``train/`` if present, else held out of
   ``val/``), in the drawn (random) order.
 - ``minibatch``: the first N (default 256) of ``search``; the drift gate's probe set.
-- ``train``: the training pool minus ``search`` (the default models never saw ``search``).
+- ``verify``: the next ``verify_size`` (default 3000) images of the same draw, disjoint from
+  ``search``: a search's final configuration is checked here, on data it did not choose on
+  (a search that picks the best of many candidates on one split over-fits that split's noise).
+- ``train``: the training pool minus ``search`` and ``verify``. With the defaults that is the pool
+  minus the first 5000 drawn images, exactly what the shipped default models were trained on.
 - ``test``: the official test set (Fashion-MNIST t10k, ImageNet val minus any held-out search
   images); never used by a search.
 
@@ -27,7 +31,7 @@ import torch
 from ..errors import DataError, UsageError, choices
 from . import fashion_mnist as fm
 
-SPLIT_NAMES = ("train", "search", "minibatch", "test")
+SPLIT_NAMES = ("train", "search", "minibatch", "verify", "test")
 # Evaluation batch size. On CPU, 200 images keep a block's activations cache-resident: vs 500,
 # sdt_tiny runs 1.5x and sdtv2_tiny 1.1x faster, sdtv3_tiny 0.84x (benchmarks/RESULTS.md,
 # bench_models_batch); larger batches suit a GPU.
@@ -39,13 +43,22 @@ DATASETS = ("fashion_mnist", "imagenet")
 class SplitSpec:
     """Sizes and seed that define the splits (every later cache keys on the result)."""
 
-    search_size: int = 5000
+    search_size: int = 2000
     minibatch_size: int = 256
     seed: int = 0
+    verify_size: int = 3000  # 0: no verify split (a search then reports its result unverified)
+    test_size: int | None = None  # None: the whole test set; N: its first N images (quick profiles only)
 
     def __post_init__(self):
+        for name in ("search_size", "minibatch_size", "seed", "verify_size"):
+            if isinstance(getattr(self, name), bool) or int(getattr(self, name)) != getattr(self, name):
+                raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         if self.search_size < 1 or self.minibatch_size < 1:
             raise UsageError("search_size and minibatch_size must be positive")
+        if self.verify_size < 0:
+            raise UsageError(f"verify_size must be >= 0, got {self.verify_size}")
+        if self.test_size is not None and (isinstance(self.test_size, bool) or int(self.test_size) != self.test_size or self.test_size < 1):
+            raise UsageError(f"test_size must be a positive integer or None, got {self.test_size!r}")
         if self.minibatch_size > self.search_size:
             raise UsageError(f"minibatch_size {self.minibatch_size} exceeds search_size {self.search_size}")
 
@@ -97,10 +110,16 @@ class Split:
 
 
 def _draw(pool_size: int, k: int, seed: int) -> np.ndarray:
-    if k > pool_size:
-        raise DataError(f"cannot draw {k} search images from a pool of {pool_size}")
+    if k >= pool_size:
+        raise DataError(f"cannot draw {k} search + verify images from a pool of {pool_size}: nothing would be left to train on")
     g = torch.Generator().manual_seed(seed)
     return torch.randperm(pool_size, generator=g)[:k].numpy()
+
+
+def _held_out(pool_size: int, spec: SplitSpec) -> tuple[np.ndarray, np.ndarray]:
+    """(search, verify) indices: one seeded draw, search first, so search(k) is a prefix of search(k' > k)."""
+    drawn = _draw(pool_size, spec.search_size + spec.verify_size, spec.seed)
+    return drawn[: spec.search_size], drawn[spec.search_size :]
 
 
 def _rest(pool_size: int, drawn: np.ndarray) -> np.ndarray:
@@ -131,18 +150,26 @@ def fashion_mnist_splits(spec: SplitSpec = SplitSpec(), root=None, download: boo
     train_pool = _TensorPool(data.train_images, data.train_labels)
     test_pool = _TensorPool(data.test_images, data.test_labels)
     n_train = len(data.train_labels)
-    search_idx = _draw(n_train, spec.search_size, spec.seed)
+    search_idx, verify_idx = _held_out(n_train, spec)
 
     def make(name, pool_name, pool, indices):
         return Split("fashion_mnist", name, pool_name, indices, data.fingerprint, pool.fetch, pool.labels)
 
     search = make("search", "train", train_pool, search_idx)
-    return {
-        "train": make("train", "train", train_pool, _rest(n_train, search_idx)),
+    splits = {
+        "train": make("train", "train", train_pool, _rest(n_train, np.concatenate([search_idx, verify_idx]))),
         "search": search,
         "minibatch": search.head(spec.minibatch_size, "minibatch"),
-        "test": make("test", "test", test_pool, np.arange(len(data.test_labels))),
+        "verify": make("verify", "train", train_pool, verify_idx),
+        "test": make("test", "test", test_pool, np.arange(len(data.test_labels))[: spec.test_size]),
     }
+    return _drop_empty_verify(splits)
+
+
+def _drop_empty_verify(splits: dict[str, Split]) -> dict[str, Split]:
+    if "verify" in splits and len(splits["verify"]) == 0:
+        splits.pop("verify")
+    return splits
 
 
 # -- ImageNet ---------------------------------------------------------------------------------
@@ -187,23 +214,27 @@ def imagenet_splits(root, family: str, spec: SplitSpec = SplitSpec(), num_worker
         train = image_folder(root, "train", family)
         train_pool = _FolderPool(train, num_workers)
         train_fp = _folder_fingerprint(train)
-        search_idx = _draw(len(train), spec.search_size, spec.seed)
+        search_idx, verify_idx = _held_out(len(train), spec)
         search = Split("imagenet", "search", "train", search_idx, train_fp, train_pool.fetch, train_pool.labels)
+        verify = Split("imagenet", "verify", "train", verify_idx, train_fp, train_pool.fetch, train_pool.labels)
         test_idx = np.arange(len(val))
-        train_split = Split("imagenet", "train", "train", _rest(len(train), search_idx), train_fp, train_pool.fetch, train_pool.labels)
-    else:  # hold the search images out of val, report on the rest
-        search_idx = _draw(len(val), spec.search_size, spec.seed)
+        rest = _rest(len(train), np.concatenate([search_idx, verify_idx]))
+        train_split = Split("imagenet", "train", "train", rest, train_fp, train_pool.fetch, train_pool.labels)
+    else:  # hold the search and verify images out of val, report on the rest
+        search_idx, verify_idx = _held_out(len(val), spec)
         search = Split("imagenet", "search", "val", search_idx, fp, val_pool.fetch, val_pool.labels)
-        test_idx = _rest(len(val), search_idx)
+        verify = Split("imagenet", "verify", "val", verify_idx, fp, val_pool.fetch, val_pool.labels)
+        test_idx = _rest(len(val), np.concatenate([search_idx, verify_idx]))
         train_split = None
     splits = {
         "search": search,
         "minibatch": search.head(spec.minibatch_size, "minibatch"),
-        "test": Split("imagenet", "test", "val", test_idx, fp, val_pool.fetch, val_pool.labels),
+        "verify": verify,
+        "test": Split("imagenet", "test", "val", test_idx[: spec.test_size], fp, val_pool.fetch, val_pool.labels),
     }
     if train_split is not None:
         splits["train"] = train_split
-    return splits
+    return _drop_empty_verify(splits)
 
 
 def load_splits(dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), *, root=None, download: bool = False, family: str | None = None, num_workers: int | None = None) -> dict[str, Split]:
