@@ -23,7 +23,7 @@ def test_profiles_and_errors():
 
 
 def test_ensure_search_reuses_a_finished_folder(tmp_path):
-    prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32)
+    prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32, verify_size=100)
     first = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
     stamp = (first.folder / "result.json").stat().st_mtime_ns
     again = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
@@ -31,6 +31,30 @@ def test_ensure_search_reuses_a_finished_folder(tmp_path):
     assert again.bits == first.bits and again.result["final"] == first.result["final"]
     changed = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path, delta=3.0)  # other settings: recomputed
     assert changed.result["delta"] == 3.0
+
+
+def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from aq4svit_lib.evaluate import engine
+    from aq4svit_lib.models import default_checkpoint
+    from aq4svit_lib.provenance import code_digest, library_versions
+    from aq4svit_lib.reproduce import provenance
+
+    ckpt = tmp_path / "sdtv3_tiny.safetensors"
+    tensors = load_file(default_checkpoint("sdtv3_tiny"))
+    save_file(tensors, ckpt)
+    prof = get_profile("ci", models=("sdtv3_tiny",), checkpoints=(("sdtv3_tiny", str(ckpt)),))
+    before = provenance(prof, "sdtv3_tiny")
+    assert before == provenance(get_profile("ci"), "sdtv3_tiny")  # same content as the shipped file: same key
+    name = next(k for k in tensors if k.endswith("weight"))
+    tensors[name].view(-1)[0] += 1e-3  # one weight
+    save_file(tensors, ckpt)
+    after = provenance(prof, "sdtv3_tiny")
+    assert after["weights"] != before["weights"] and after["code"] == before["code"]
+    assert before["torch"] == torch.__version__ == library_versions()["torch"]
+    assert code_digest(("search",)) != code_digest(("evaluate",))  # the code hash covers what it names
+    assert torch.__version__ in engine.ENGINE_VERSION and code_digest() in engine.ENGINE_VERSION  # the memo's key
 
 
 @pytest.fixture
@@ -53,9 +77,9 @@ def test_imagenet_profile_runs_a_search_on_a_fake_imagefolder(tmp_path, tiny_ima
     # the official v2/v3 layout: weights under "model", an argparse.Namespace under "args"
     torch.save({"model": model.state_dict(), "epoch": 1, "args": argparse.Namespace(model=name)}, ckpt_dir / "test_ckpt.pth")
     prof = get_profile("imagenet", str(root), str(ckpt_dir), models=(name,), search_size=8, minibatch_size=4, batch_size=4,
-                       bits=(32, 8, 4), device="cpu")
+                       verify_size=4, bits=(32, 8, 4), device="cpu")
     splits = profile_splits(prof, name)
-    assert len(splits["search"]) == 8 and len(splits["test"]) == 12 and splits["search"].pool == "val"
+    assert len(splits["search"]) == 8 and len(splits["verify"]) == 4 and len(splits["test"]) == 8 and splits["search"].pool == "val"
     x, _ = next(splits["test"].batches(4))
     assert x.shape == (4, 3, 224, 224)
     loaded = profile_model(prof, name)

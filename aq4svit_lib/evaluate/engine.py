@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..provenance import engine_version
 from ..data.splits import EVAL_BATCH_SIZE, Split
 from ..errors import UsageError
 from ..models.neurons import observe_neurons
@@ -36,8 +37,9 @@ from .early_rejection import Tally, passes
 from .memo import InMemoryMemo, Memo, model_fingerprint, result_key
 from .prefix_cache import PrefixCache
 
-#: Bump when a change alters the numbers the engine produces: old memo entries stop matching.
-ENGINE_VERSION = 1
+#: The engine's identity in memo keys: a hash of the code of data, models, quant and evaluate plus the
+#: torch / numpy versions, so any change that could alter a number makes old memo entries miss.
+ENGINE_VERSION = engine_version()
 
 
 @dataclass
@@ -104,7 +106,7 @@ class Evaluator:
         drift_split: str = "minibatch",
         drift_aggregate: str = "mean",
         drift_reference_bytes: int = 1 << 30,
-        hardest_first: tuple[str, ...] = ("search",),
+        hardest_first: tuple[str, ...] = ("search", "verify"),
     ):
         if drift_aggregate not in ("mean", "max"):
             raise UsageError("drift_aggregate must be 'mean' or 'max'")
