@@ -12,7 +12,7 @@ from aq4svit_lib.errors import UsageError
 from aq4svit_lib.models import create_model
 from aq4svit_lib.search import SearchInterrupted, read_trace, run_search, validate_result
 
-SPEC = SplitSpec(search_size=300, minibatch_size=64)
+SPEC = SplitSpec(search_size=300, minibatch_size=64, verify_size=300)
 BITS = (32, 8, 4)  # QSViT: keeps Algorithm 1 short
 DEEP = (32, 6, 4, 3, 2)  # AQ4SViT: deep enough that the gate and every level have work to do
 MODEL = "sdtv3_tiny"
@@ -160,25 +160,51 @@ def test_gate_never_prunes_with_infinite_threshold(tmp_path):
 def test_pruned_candidates_are_counted(tmp_path):
     outcome = search("greedy", tmp_path / "tiny_tau", drift_threshold=1e-12)
     r, trace = outcome.result, outcome.trace
-    assert r["evaluations"]["gated"] == (trace.drift > 1e-12).sum() > 0
+    assert r["evaluations"]["gated"] == (trace.gate_score > 1e-12).sum() > 0
     assert (trace.decision == "pruned_drift").sum() == r["evaluations"]["gated"]
-    # only changes no membrane can see (the head, the last layer) get through a zero threshold
+    assert (trace.gate_score - (trace.drift - trace.parent_drift)).abs().max() < 1e-12  # score = drift added by the move
+    # only moves that add no drift (the head, the last layer, moves no membrane can see) get through a zero threshold
     passed = trace[trace.decision != "pruned_drift"]
-    assert (passed.drift == 0).all() and set(passed.unit) <= {"head"}
+    assert (passed.gate_score <= 1e-12).all() and "head" in set(passed.unit)
 
 
-def test_beam_width_one_is_a_feasible_steepest_descent(tmp_path, greedy_run):
-    """K = 1: each round keeps the feasible child that saves the most memory (so it can differ from Greedy)."""
-    outcome = search("beam", tmp_path / "beam1", beam_width=1)
+def test_audit_gate_fully_evaluates_pruned_candidates_outside_the_search_time(tmp_path):
+    plain = search("greedy", tmp_path / "plain", drift_threshold=1e-12)
+    audited = search("greedy", tmp_path / "audited", drift_threshold=1e-12, audit_gate=True)
+    assert audited.bits == plain.bits and audited.result["evaluations"] == plain.result["evaluations"]
+    assert audited.result["images_forwarded"] == plain.result["images_forwarded"]  # the audit is not search cost
+    pruned = audited.trace[audited.trace.decision.str.startswith("pruned")]
+    assert len(pruned) > 0 and pruned.audit_passed.notna().all()
+    floor, n = audited.result["floor"], SPEC.search_size
+    for row in pruned.itertuples():  # the audit's verdict is the constraint's count rule on its accuracy
+        if row.audit_accuracy == row.audit_accuracy:  # complete (not rejected early)
+            assert row.audit_passed == (round(row.audit_accuracy * n) >= math.ceil(floor * n - 1e-9))
+    assert "audit" in audited.result["phases"] and "audit" not in plain.result["phases"]
+
+
+def test_beam_is_never_larger_than_greedy_and_answers_its_smallest_feasible(tmp_path, greedy_run):
+    outcome = search("beam", tmp_path / "beam", beam_width=2, gate="rank")
     r, trace = outcome.result, outcome.trace
-    assert r["final"]["meets_constraint"]
-    accepted = trace[trace.decision == "accepted"]
-    assert len(accepted) > 0
-    parents = list(dict.fromkeys(trace.parent_key))  # the successive beam states, in order
-    for parent, nxt in zip(parents, parents[1:], strict=False):
-        feasible = accepted[accepted.parent_key == parent]
-        if nxt in set(feasible.key):  # the next state is a child of this one: the smallest feasible child
-            assert feasible.set_index("key").loc[nxt, "memory_bytes"] == feasible.memory_bytes.min()
+    assert r["memory_bytes"] <= greedy_run[0].result["memory_bytes"]
+    choice = r["verify"]["search_choice_bytes"]
+    assert choice == trace[trace.decision == "accepted"].memory_bytes.min()  # Beam answers its smallest feasible config
+    assert r["evaluations"]["gated"] == (trace.decision == "pruned_rank").sum() > 0
+
+
+def test_verify_split_checks_the_answer_and_backs_off_to_a_larger_feasible_config(tmp_path, greedy_run):
+    outcome, _ = greedy_run
+    r = outcome.result
+    v = r["verify"]
+    assert v["split"] == "verify" and r["splits"]["verify"]["size"] == SPEC.verify_size
+    assert r["final"]["meets_constraint_verify"] and r["final"]["meets_constraint"]
+    tries = v["tries"]
+    assert [t["passed"] for t in tries] == [False] * (len(tries) - 1) + [True]  # stop at the first that passes
+    assert [t["memory_bytes"] for t in tries] == sorted(t["memory_bytes"] for t in tries)  # smallest first
+    assert tries[0]["memory_bytes"] == v["search_choice_bytes"] and tries[-1]["memory_bytes"] == r["memory_bytes"]
+    # a delta so small that only FP32 survives verification: the back-off ends there
+    tight = search("greedy", tmp_path / "tight", delta=0.01)
+    assert tight.result["verify"]["tries"][-1]["passed"]
+    assert tight.result["memory_bytes"] >= tight.result["verify"]["search_choice_bytes"]
 
 
 def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):
@@ -209,6 +235,9 @@ def test_same_seed_gives_the_same_result_json(tmp_path, greedy_run):
     ({"bits": ()}, "empty"),
     ({"bits": (32, 17)}, "not allowed"),
     ({"spec": SplitSpec(search_size=100_000)}, "cannot draw"),
+    ({"spec": SplitSpec(search_size=57_000, verify_size=3000)}, "nothing would be left"),
+    ({"gate": "sometimes"}, "unknown gate"),
+    ({"trade_partners": -1}, "trade partners"),
 ])
 def test_bad_arguments_are_clear_errors_and_write_nothing(tmp_path, kwargs, needle):
     from aq4svit_lib.errors import Aq4svitError

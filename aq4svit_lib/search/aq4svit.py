@@ -1,17 +1,30 @@
 """AQ4SViT: hierarchical automated quantization search with the drift gate (Greedy and Beam).
 
 The search walks the hierarchy network -> stage -> block (-> layer kind, optional); the result
-of one level seeds the next. Every candidate is one single-step lowering of one unit, screened
-by :mod:`~aq4svit_lib.search.gate` (drift, minibatch, full evaluation with early rejection).
+of one level seeds the next. Every candidate is screened by :mod:`~aq4svit_lib.search.gate`
+(drift, minibatch, full evaluation with early rejection).
 
 - **Greedy**: units of a level are visited largest FP32 memory first; each is lowered one step at
   a time while the constraint holds, and every accepted lowering becomes the new state.
-- **Beam**: keeps the K best configurations (lowest memory, then highest search accuracy); each
-  round expands every member by every single-step lowering of the level's units, de-duplicates,
-  screens the children and keeps the best K of members and feasible children; a level ends when
-  a round changes nothing. With K = 1 this is steepest descent (the lowering that saves most
-  memory wins each round), so it can differ from Greedy, which commits the first feasible
-  lowering in its fixed visiting order.
+- **Beam** (our design; the paper only says "slower, wider"). Run as plain steepest descent over
+  single-step lowerings, a beam of K configurations ranked by memory ends where Greedy ends: all
+  members sit at the edge of feasibility, where no single lowering passes. Beam here is wider in
+  three ways, each a setting:
+
+  1. *seeded with Greedy*: Greedy runs first (its candidates are shared, not re-evaluated), and
+     each level's beam starts from the K smallest feasible configurations seen so far (Greedy's
+     path included), so rounds start at the edge instead of re-walking Greedy's path. Beam's
+     answer is the smallest feasible configuration it has seen, so it is never larger than Greedy's;
+  2. *trade moves*: when a round of single-step lowerings adds nothing, the best member also tries
+     lowering one unit while raising one of the ``trade_partners`` units whose raise costs fewest
+     bytes (net memory must fall): accuracy is moved from small units to large ones. Only the
+     best member trades, which keeps a round to units x partners candidates;
+  3. *rank gate* (``gate='rank'``): all children of a round are scored by drift increase per MiB
+     saved and only the best M = ``rank_keep`` (default 2K) are evaluated, which pays for (2).
+
+  A level ends when a round adds no new member; the search stops early when no member can still
+  get below the best configuration found (every unit of the level already at the lowest width
+  would not beat it).
 """
 
 from __future__ import annotations
@@ -24,10 +37,11 @@ import pandas as pd
 
 from ..errors import UsageError
 from .common import SearchContext, fp32_bits, pareto_front
-from .gate import DriftGate
+from .gate import POLICIES, SCORES, DriftGate
 from .space import check_levels
 
 METHODS = ("greedy", "beam")
+MiB = 1 << 20
 
 
 @dataclass
@@ -37,115 +51,227 @@ class AQ4SViTSettings:
     beam_width: int = 3
     drift_threshold: float | None = None  # None: calibrated during the run
     drift_margin: float = 1.5
-    min_accepted: int = 3
+    min_accepted: int = 1  # per level (gate calibration evidence)
     min_rejected: int = 1
     minibatch_slack: float = 3.0  # points added to delta for the loose minibatch check
+    gate: str = "auto"  # threshold | rank (Beam) | off; auto: threshold for Greedy, rank for Beam
+    gate_score: str = "increase"  # increase (over the parent) | absolute
+    rank_keep: int | None = None  # rank gate: children fully evaluated per round (None: 2 x beam width)
+    trade_partners: int = 3  # Beam: raise candidates per trade move (0 disables trades)
+    seed_greedy: bool = True  # Beam: run Greedy first and seed every level with its state
+    audit_gate: bool = False  # also fully evaluate every pruned candidate, outside the timed search
 
     def __post_init__(self):
         if self.method not in METHODS:
             raise UsageError(f"unknown AQ4SViT method {self.method!r}; valid: {', '.join(METHODS)}")
         self.levels = check_levels(self.levels)
-        if int(self.beam_width) != self.beam_width or self.beam_width < 1:
-            raise UsageError(f"beam width must be an integer >= 1, got {self.beam_width}")
+        for name in ("beam_width", "trade_partners") + (("rank_keep",) if self.rank_keep is not None else ()):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < (0 if name == "trade_partners" else 1):
+                raise UsageError(f"{name.replace('_', ' ')} must be an integer >= {0 if name == 'trade_partners' else 1}, got {value}")
         if self.drift_threshold is not None and (math.isnan(self.drift_threshold) or self.drift_threshold < 0):
             raise UsageError(f"drift threshold must be >= 0, got {self.drift_threshold}")
         if not self.minibatch_slack >= 0:
             raise UsageError(f"minibatch slack must be >= 0 points, got {self.minibatch_slack}")
         if not self.drift_margin > 0:
             raise UsageError(f"drift margin must be > 0, got {self.drift_margin}")
+        if self.gate == "auto":
+            self.gate = "rank" if self.method == "beam" else "threshold"
+        if self.gate not in POLICIES:
+            raise UsageError(f"unknown gate {self.gate!r}; valid: {', '.join(POLICIES)}")
+        if self.gate_score not in SCORES:
+            raise UsageError(f"unknown gate score {self.gate_score!r}; valid: {', '.join(SCORES)}")
+        if self.gate == "rank" and self.method != "beam":
+            raise UsageError("the rank gate orders the children of a Beam round; Greedy has one child at a time (use --gate threshold)")
+
+    @property
+    def keep(self) -> int:
+        return self.rank_keep or 2 * self.beam_width
 
 
 class AQ4SViT:
     def __init__(self, ctx: SearchContext, settings: AQ4SViTSettings):
         self.ctx, self.settings = ctx, settings
-        self.gate = DriftGate(settings.drift_threshold, settings.drift_margin, settings.min_accepted, settings.min_rejected)
+        self.gate = DriftGate(settings.gate, settings.drift_threshold, settings.drift_margin, settings.min_accepted,
+                              settings.min_rejected, settings.gate_score)
         self.seen: dict[str, tuple[bool, float | None]] = {}  # key -> (feasible, search accuracy)
         self.drifts: dict[str, float] = {}  # key -> drift (to report a candidate's parent drift)
         self.fp32_minibatch = None
+        self.best: dict[str, int] | None = None  # smallest feasible configuration seen
+        self.round: int | None = None  # Beam's round within the level (in the trace)
 
     # -- the gate -------------------------------------------------------------------------------
-    def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
-        """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
-        ctx, ev = self.ctx, self.ctx.evaluator
-        key = ctx.space.key(bits)
-        if key in self.seen:
-            return self.seen[key][0]
+    def probe(self, bits: dict[str, int], unit: str, parent: dict[str, int] | None) -> dict:
+        """Step 1's measurement: drift of the candidate (and its score); counts one candidate."""
+        ctx, space = self.ctx, self.ctx.space
         ctx.counters["generated"] += 1
         t0 = time.perf_counter()
         ctx.tick()
-        d = ev.drift(bits)
+        d = ctx.evaluator.drift(bits)
+        key = space.key(bits)
         self.drifts[key] = d.drift
-        parent_key = ctx.space.key(parent) if parent is not None else None
+        parent_key = space.key(parent) if parent is not None else None
         parent_drift = self.drifts.get(parent_key, 0.0) if parent is not None else None
-        fields = dict(unit=unit, drift=d.drift, parent_key=parent_key, parent_drift=parent_drift, drift_max=d.drift_max, spike_disagreement=d.spike_disagreement,
-                      minibatch_accuracy=d.accuracy, tau=self.gate.tau if math.isfinite(self.gate.tau) else None)
-        if self.gate.prunes(d.drift):
-            ctx.counters["gated"] += 1
-            self.seen[key] = (False, None)
-            ctx.record(bits, "pruned_drift", time.perf_counter() - t0, **fields)
-            return False
-        ctx.counters["minibatch"] += 1
-        allowed_drop = self.ctx.constraint.fp32_accuracy - self.ctx.constraint.floor
-        if self.fp32_minibatch - d.accuracy > allowed_drop + self.settings.minibatch_slack / 100:
-            self.seen[key] = (False, None)
-            ctx.record(bits, "pruned_minibatch", time.perf_counter() - t0, **fields)
+        score = self.gate.score(d.drift, parent_drift)
+        saved = (space.memory_bytes(parent) - space.memory_bytes(bits)) if parent is not None else 0
+        return dict(bits=bits, t0=t0, key=key, minibatch_accuracy=d.accuracy, saved_bytes=saved,
+                    fields=dict(unit=unit, drift=d.drift, parent_key=parent_key, parent_drift=parent_drift, drift_max=d.drift_max,
+                                spike_disagreement=d.spike_disagreement, minibatch_accuracy=d.accuracy, gate_score=score, round=self.round,
+                                tau=self.gate.tau if math.isfinite(self.gate.tau) else None))
+
+    def decide(self, cand: dict, pruned_by: str | None = None) -> bool:
+        """Steps 1-3 for a probed candidate (``pruned_by='rank'`` when the rank gate left it out)."""
+        ctx, bits, fields = self.ctx, cand["bits"], cand["fields"]
+        if pruned_by is None and self.gate.prunes(fields["gate_score"]):
+            pruned_by = "drift"
+        if pruned_by is None:
+            ctx.counters["minibatch"] += 1
+            allowed_drop = ctx.constraint.fp32_accuracy - ctx.constraint.floor
+            if self.fp32_minibatch - cand["minibatch_accuracy"] > allowed_drop + self.settings.minibatch_slack / 100:
+                pruned_by = "minibatch"
+        if pruned_by is not None:
+            ctx.counters["gated" if pruned_by != "minibatch" else "pruned_minibatch"] += 1
+            self.seen[cand["key"]] = (False, None)
+            seconds = time.perf_counter() - cand["t0"]
+            audit = self.audit(bits) if self.settings.audit_gate else {}
+            ctx.record(bits, f"pruned_{pruned_by}", seconds, **fields, **audit)
             return False
         r = ctx.full_accuracy(bits, floor=ctx.constraint.floor)
-        self.gate.observe(d.drift, bool(r.passed))
+        self.gate.observe(fields["gate_score"], bool(r.passed))
         decision = "accepted" if r.passed else ("rejected" if r.complete else "rejected_early")
-        self.seen[key] = (bool(r.passed), r.accuracy)
-        ctx.record(bits, decision, time.perf_counter() - t0, search_accuracy=r.accuracy, images_seen=r.seen,
+        self.seen[cand["key"]] = (bool(r.passed), r.accuracy)
+        if r.passed and (self.best is None or self._smaller(bits, self.best)):
+            self.best = bits
+        ctx.record(bits, decision, time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
                    search_upper_bound=r.upper_bound, **fields)
         return bool(r.passed)
 
-    # -- the two variants -----------------------------------------------------------------------
+    def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
+        """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
+        key = self.ctx.space.key(bits)
+        if key in self.seen:
+            return self.seen[key][0]
+        return self.decide(self.probe(bits, unit, parent))
+
+    def audit(self, bits: dict[str, int]) -> dict:
+        """Fully evaluate a pruned candidate outside the timed search (the gate's false-prune rate)."""
+        ctx = self.ctx
+        with ctx.in_phase("audit"):
+            r = ctx.evaluator.accuracy(bits, "search", floor=ctx.constraint.floor)
+        return {"audit_passed": bool(r.passed), "audit_accuracy": r.accuracy}
+
+    def _smaller(self, a: dict[str, int], b: dict[str, int]) -> bool:
+        space = self.ctx.space
+        ma, mb = space.memory_bytes(a), space.memory_bytes(b)
+        if ma != mb:
+            return ma < mb
+        return (self.seen.get(space.key(a), (0, 0.0))[1] or 0.0) > (self.seen.get(space.key(b), (0, 0.0))[1] or 0.0)
+
+    # -- Greedy ---------------------------------------------------------------------------------
     def ordered_units(self, level: str):
         space = self.ctx.space
         units = space.units(level)
         return sorted(units, key=lambda u: -space.unit_fp32_bytes(u))  # stable: ties keep block order
 
-    def greedy(self, start: dict[str, int]) -> dict[str, int]:
-        ctx, state = self.ctx, dict(start)
+    def greedy(self, start: dict[str, int], prefix: str = "greedy") -> list[dict[str, int]]:
+        """Greedy's state at the end of every level (the last one is its answer)."""
+        ctx, state, path = self.ctx, dict(start), []
         for level in self.settings.levels:
-            with ctx.in_phase(f"greedy:{level}"):
+            with ctx.in_phase(f"{prefix}:{level}"):
+                self.gate.start_level(f"{prefix}:{level}")
                 for unit in self.ordered_units(level):
                     while (candidate := ctx.space.lower(state, unit)) is not None:
                         if not self.screen(candidate, unit.name, parent=state):
                             break
                         state = candidate
                         ctx.evaluator.pin(state)
-        return state
+            path.append(state)
+        return path
+
+    # -- Beam -----------------------------------------------------------------------------------
+    def _rank(self, bits: dict[str, int]):
+        space = self.ctx.space
+        acc = self.seen.get(space.key(bits), (True, self.ctx.constraint.fp32_accuracy))[1]
+        return (space.memory_bytes(bits), -(acc if acc is not None else 0.0), space.key(bits))
+
+    def _children(self, beam, units, trades: bool):
+        """Single-step lowerings of every member; in a trade round, the best member's trades."""
+        space, out, keys = self.ctx.space, [], set()
+        for j, parent in enumerate(beam):
+            if trades and j > 0:
+                break
+            moves = self._trades(parent, units) if trades else [(space.lower(parent, u), u.name) for u in units]
+            for child, name in moves:
+                if child is None or space.key(child) in keys or space.key(child) in self.seen:
+                    continue
+                keys.add(space.key(child))
+                out.append((child, name, parent))
+        return out
+
+    def _trades(self, parent: dict[str, int], units):
+        """Lower one unit while raising one of the cheapest-to-raise others; net memory must fall."""
+        space = self.ctx.space
+        base = space.memory_bytes(parent)
+        raises = [(space.memory_bytes(r) - base, u, r) for u in units if (r := space.raise_(parent, u)) is not None]
+        raises = sorted(raises, key=lambda t: t[0])[: self.settings.trade_partners]
+        moves = []
+        for u in units:
+            lowered = space.lower(parent, u)
+            if lowered is None:
+                continue
+            for _, up, _ in raises:
+                if up.name == u.name:
+                    continue
+                child = space.raise_(lowered, up)
+                if child is not None and space.memory_bytes(child) < base:
+                    moves.append((child, f"{u.name}-/{up.name}+"))
+        return moves
+
+    def _screen_round(self, children) -> list[dict[str, int]]:
+        """Screen a round's children (rank gate: probe all, evaluate the best M); the feasible ones."""
+        if self.settings.gate != "rank":
+            return [c for c, name, parent in children if self.screen(c, name, parent)]
+        probed = [self.probe(c, name, parent) for c, name, parent in children]
+        order = sorted(probed, key=lambda p: (p["fields"]["gate_score"] / max(p["saved_bytes"] / MiB, 1e-9), p["key"]))
+        feasible = []
+        for i, cand in enumerate(order):
+            if self.decide(cand, pruned_by=None if i < self.settings.keep else "rank"):
+                feasible.append(cand["bits"])
+        return feasible
+
+    def _can_improve(self, member: dict[str, int], units) -> bool:
+        return self.best is None or self.ctx.space.lowest_bytes(member, units) < self.ctx.space.memory_bytes(self.best)
 
     def beam(self, start: dict[str, int]) -> dict[str, int]:
-        ctx, k = self.ctx, self.settings.beam_width
+        ctx, k, s = self.ctx, self.settings.beam_width, self.settings
         space = ctx.space
+        path = self.greedy(start, prefix="beam:greedy") if s.seed_greedy else []
         beam = [dict(start)]
-
-        def rank(bits):
-            acc = self.seen.get(space.key(bits), (True, ctx.constraint.fp32_accuracy))[1]
-            return (space.memory_bytes(bits), -(acc if acc is not None else 0.0), space.key(bits))
-
-        for level in self.settings.levels:
+        for i, level in enumerate(s.levels):
             with ctx.in_phase(f"beam:{level}"):
+                self.gate.start_level(f"beam:{level}")
                 units = self.ordered_units(level)
+                if path:  # start from the K smallest feasible configurations seen so far (Greedy's path included)
+                    beam = beam + [space.bits_of(key) for key, (ok, _) in self.seen.items() if ok]
+                beam = sorted({space.key(b): b for b in beam}.values(), key=self._rank)[:k]
+                trades, self.round = False, 0
                 while True:
-                    children, keys = [], set()
-                    for parent in beam:
-                        for unit in units:
-                            child = space.lower(parent, unit)
-                            if child is None or space.key(child) in keys:
-                                continue
-                            keys.add(space.key(child))
-                            if space.key(child) not in self.seen:
-                                children.append((child, unit.name, parent))
-                    feasible = [c for c, name, parent in children if self.screen(c, name, parent)]
-                    new = sorted(beam + feasible, key=rank)[:k]
-                    if [space.key(b) for b in new] == [space.key(b) for b in beam]:
+                    self.round += 1
+                    active = [b for b in beam if self._can_improve(b, units)]
+                    if not active:
                         break
-                    beam = new
+                    feasible = self._screen_round(self._children(active, units, trades))
+                    new = sorted({space.key(b): b for b in beam + feasible}.values(), key=self._rank)[:k]
+                    if [space.key(b) for b in new] == [space.key(b) for b in beam]:
+                        if trades or not s.trade_partners:
+                            break
+                        trades = True  # single lowerings are exhausted: try trades before ending the level
+                        continue
+                    beam, trades = new, False
                     ctx.evaluator.pin(*beam)
-        return beam[0]
+        return self.best or beam[0]
 
+    # -- entry point ------------------------------------------------------------------------------
     def run(self) -> dict[str, int]:
         ctx = self.ctx
         start = fp32_bits(ctx.space)
@@ -153,7 +279,10 @@ class AQ4SViT:
         with ctx.in_phase("baseline"):
             self.fp32_minibatch = ctx.evaluator.drift(start).accuracy
         self.drifts[ctx.space.key(start)] = 0.0
-        return self.greedy(start) if self.settings.method == "greedy" else self.beam(start)
+        self.seen[ctx.space.key(start)] = (True, ctx.constraint.fp32_accuracy)
+        if self.settings.method == "greedy":
+            return self.greedy(start)[-1]
+        return self.beam(start)
 
     def pareto(self) -> pd.DataFrame:
         rows = [r for r in self.ctx.trace if r["decision"] == "accepted"]

@@ -22,6 +22,10 @@ from .results import ResultFolder, base_result
 from .space import SearchSpace
 
 
+#: Phases outside the search proper: the final report and the gate audit are not search cost.
+UNTIMED_PHASES = ("final", "audit")
+
+
 class SearchInterrupted(RuntimeError):
     """Raised after ``max_evaluations`` candidate evaluations (simulates a killed run)."""
 
@@ -63,16 +67,27 @@ class SearchContext:
     phase: str = ""
     started: float = field(default_factory=time.perf_counter)
 
+    excluded: dict = field(default_factory=lambda: {"seconds": 0.0, "images_forwarded": 0})  # untimed work so far
+
     @contextlib.contextmanager
     def in_phase(self, name: str):
+        """Time a phase; an untimed phase nested in it (the gate audit) is not charged to it."""
         previous, self.phase = self.phase, name
         t0, img0 = time.perf_counter(), self.evaluator.counters["images_forwarded"]
+        ex0 = dict(self.excluded)
         try:
             yield
         finally:
             p = self.phases[name]
-            p["seconds"] += time.perf_counter() - t0
-            p["images_forwarded"] += self.evaluator.counters["images_forwarded"] - img0
+            seconds, images = time.perf_counter() - t0, self.evaluator.counters["images_forwarded"] - img0
+            if name in UNTIMED_PHASES:
+                self.excluded["seconds"] += seconds
+                self.excluded["images_forwarded"] += images
+            else:
+                seconds -= self.excluded["seconds"] - ex0["seconds"]
+                images -= self.excluded["images_forwarded"] - ex0["images_forwarded"]
+            p["seconds"] += seconds
+            p["images_forwarded"] += images
             self.phase = previous
 
     def tick(self) -> None:
@@ -116,6 +131,11 @@ class SearchContext:
         with self.in_phase("final"):
             search = ev.accuracy(bits, "search")
             test = ev.accuracy(bits, "test")
+            verify = ev.accuracy(bits, "verify") if "verify" in ev.splits else None
+            fp32_verify = ev.accuracy(fp32_bits(space), "verify").accuracy if verify is not None else None
+            choice = (extra or {}).get("verify", {}).get("search_choice_key")
+            if choice is not None and choice != space.key(bits):  # what the back-off avoided, measured on test
+                extra["verify"]["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
         memory = space.memory_bytes(bits)
         result = base_result(
             method=self.method,
@@ -125,7 +145,8 @@ class SearchContext:
             delta=float(self.constraint.delta),
             relative_delta=self.constraint.relative,
             seed=int(extra.pop("seed", 0)) if extra else 0,
-            fp32={"search_accuracy": self.constraint.fp32_accuracy, "test_accuracy": fp32_test, "bytes": space.fp32_bytes},
+            fp32={"search_accuracy": self.constraint.fp32_accuracy, "test_accuracy": fp32_test, "verify_accuracy": fp32_verify,
+                  "bytes": space.fp32_bytes},
             final={
                 "search_accuracy": search.accuracy,
                 "test_accuracy": test.accuracy,
@@ -133,17 +154,20 @@ class SearchContext:
                 "test_top5": test.top5,
                 "bytes": memory,
                 "mean_bits": mean_bits(bits, space),
+                "verify_accuracy": verify.accuracy if verify is not None else None,
                 "meets_constraint": self.constraint.met(search.correct, search.n),
+                "meets_constraint_verify": (Constraint(fp32_verify, self.constraint.delta, self.constraint.relative).met(verify.correct, verify.n)
+                                            if verify is not None else None),
                 "paper_notation": paper_notation(bits, space.structure),
             },
             floor=self.constraint.floor,
             memory_bytes=memory,
             fp32_bytes=space.fp32_bytes,
             saving_vs_fp32=1 - memory / space.fp32_bytes,
-            search_seconds=round(sum(p["seconds"] for k, p in self.phases.items() if k != "final"), 3),
+            search_seconds=round(sum(p["seconds"] for k, p in self.phases.items() if k not in UNTIMED_PHASES), 3),
             wall_seconds=round(time.perf_counter() - self.started, 3),
-            evaluations={k: int(self.counters[k]) for k in ("generated", "gated", "minibatch", "full")},
-            images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k != "final")),
+            evaluations={k: int(self.counters[k]) for k in ("generated", "gated", "minibatch", "pruned_minibatch", "full", "verify")},
+            images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k not in UNTIMED_PHASES)),
             phases={k: {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()} for k, v in self.phases.items()},
             splits={name: split.describe() for name, split in ev.splits.items() if name != "train"},
             memo=ev.memo.stats(),

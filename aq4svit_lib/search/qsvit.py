@@ -129,8 +129,13 @@ class QSViT:
                 bits = self._apply(setting)
                 acc = self._measure(bits, sweep=name, unit="network")
                 self.base_results[name] = {"search_accuracy": acc, "memory_bytes": self.space.memory_bytes(bits),
-                                           "meets_target": acc is not None and acc >= self.ctx.constraint.floor - 1e-12}
+                                           "meets_target": acc is not None and self._meets(acc)}
         return low, high, sensitivity
+
+    def _meets(self, accuracy: float) -> bool:
+        """The constraint's count rule (the one definition every method and table uses)."""
+        n = len(self.ctx.evaluator.splits["search"])
+        return self.ctx.constraint.met(round(accuracy * n), n)
 
     # -- Algorithm 3 ------------------------------------------------------------------------------
     def algorithm3(self, low: dict[str, int], high: dict[str, int], sensitivity: dict[str, float]) -> dict[str, int]:

@@ -31,6 +31,7 @@ from .common import Constraint, SearchContext, fp32_bits
 from .qsvit import QSViT, QSViTSettings
 from .results import ResultFolder
 from .space import DEFAULT_BITS, SearchSpace, parse_bits
+from .verify import verify
 
 METHODS = ("qsvit", "greedy", "beam")
 
@@ -78,6 +79,12 @@ def run_search(
     drift_threshold: float | None = None,
     drift_margin: float = 1.5,
     minibatch_slack: float = 3.0,
+    gate: str = "auto",
+    gate_score: str = "increase",
+    rank_keep: int | None = None,
+    trade_partners: int = 3,
+    seed_greedy: bool = True,
+    audit_gate: bool = False,
     tolerance: float = 5.0,
     resume: bool = False,
     force: bool = False,
@@ -95,7 +102,9 @@ def run_search(
     """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
     bits = _validate(method, bits, delta, model)
     qs = QSViTSettings(tolerance=tolerance) if method == "qsvit" else None
-    aq = AQ4SViTSettings(method, tuple(levels), beam_width, drift_threshold, drift_margin, minibatch_slack=minibatch_slack) if method != "qsvit" else None
+    aq = AQ4SViTSettings(method, tuple(levels), beam_width, drift_threshold, drift_margin, minibatch_slack=minibatch_slack, gate=gate,
+                         gate_score=gate_score, rank_keep=rank_keep, trade_partners=trade_partners, seed_greedy=seed_greedy,
+                         audit_gate=audit_gate) if method != "qsvit" else None
     scheme = scheme or QuantScheme(seed=seed)
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     torch.manual_seed(seed)
@@ -122,6 +131,7 @@ def run_search(
         ctx.constraint = Constraint(evaluator.accuracy(fp32_bits(space), "search").accuracy, delta, relative)
     try:
         final, table, extra = _run_method(ctx, qs, aq)
+        final, extra["verify"] = verify(ctx, final)
     finally:
         progress.close()
     with ctx.in_phase("final"):
@@ -146,8 +156,10 @@ def _run_method(ctx: SearchContext, qs: QSViTSettings | None, aq: AQ4SViTSetting
                               "bSettingL": searcher.low, "bSettingH": searcher.high}
     searcher = AQ4SViT(ctx, aq)
     final = searcher.run()
-    return final, searcher.pareto(), {"levels": list(aq.levels), "beam_width": aq.beam_width, "gate": searcher.gate.state(),
-                                      "minibatch_slack": aq.minibatch_slack, "drift_aggregate": ctx.evaluator.drift_aggregate}
+    extra = {"levels": list(aq.levels), "beam_width": aq.beam_width, "gate": searcher.gate.state(), "minibatch_slack": aq.minibatch_slack,
+             "drift_aggregate": ctx.evaluator.drift_aggregate, "rank_keep": aq.keep if aq.gate == "rank" else None,
+             "trade_partners": aq.trade_partners, "seed_greedy": aq.seed_greedy, "audit_gate": aq.audit_gate}
+    return final, searcher.pareto(), extra
 
 
 def _energy(evaluator: Evaluator, bits: dict[str, int]) -> dict:

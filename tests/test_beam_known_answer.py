@@ -1,0 +1,140 @@
+"""Greedy vs Beam on a search problem whose optimum is known by brute force.
+
+The model structure and memory accounting are real (sdtv3_tiny, built on the meta device); the
+accuracy of a configuration is an additive function of its per-stage widths, so every
+configuration's feasibility is known exactly and the smallest feasible one is found by
+enumerating all of them. The costs are chosen so that Greedy's fixed visiting order (largest
+stage first) spends the whole budget on the largest stage: the optimum needs a *trade* (raise one
+stage, lower another), which is what makes Beam the wider search.
+"""
+
+import itertools
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from aq4svit_lib.evaluate.drift import DriftResult
+from aq4svit_lib.models import create_model
+from aq4svit_lib.quant import MemoryModel
+from aq4svit_lib.search import AQ4SViT, AQ4SViTSettings, Constraint, SearchContext, SearchSpace
+
+BITS = (32, 8, 4, 2)
+N = 10_000  # images of the synthetic search split: accuracies are exact multiples of 1/N
+
+
+class AdditiveEvaluator:
+    """accuracy(config) = 0.9 - sum of per-stage losses; drift = the same sum (a perfect proxy)."""
+
+    def __init__(self, space: SearchSpace, loss: dict[tuple[str, int], float]):
+        self.space, self.loss = space, loss
+        self.units = space.units("stage")
+        self.counters = Counter()
+        self.splits = {"search": range(N)}
+        self.calls = 0
+
+    def _loss(self, bits) -> float:
+        return sum(self.loss.get((u.name, self.space.unit_bits(bits, u)), 0.0) for u in self.units)
+
+    def drift(self, bits):
+        loss = self._loss(bits)
+        return DriftResult(loss, loss, 0.0, {}, round((0.9 - loss) * N), 0, N)
+
+    def accuracy(self, bits, split="search", floor=None):
+        self.calls += 1
+        correct = round((0.9 - self._loss(bits)) * N)
+        passed = None if floor is None else correct >= floor * N - 1e-9
+        return SimpleNamespace(accuracy=correct / N, correct=correct, n=N, passed=passed, complete=True, seen=N,
+                               upper_bound=correct / N)
+
+    def pin(self, *configs):
+        pass
+
+
+@pytest.fixture(scope="module")
+def space():
+    with torch.device("meta"):
+        model = create_model("sdtv3_tiny")
+    return SearchSpace(model.quant_structure(), MemoryModel(model), BITS)
+
+
+def losses(space):
+    """The largest stage is cheap to take to 4 bits and dear to 2; the others the reverse. Budget: 1 point."""
+    units = sorted(space.units("stage"), key=lambda u: -space.unit_fp32_bytes(u))
+    big, rest = units[0].name, [u.name for u in units[1:]]
+    loss = {(big, 4): 0.004, (big, 2): 0.009}  # 2 bits for the big stage uses 0.9 of the 1.0 budget
+    for name in rest:
+        loss[(name, 4)] = 0.002
+        loss[(name, 2)] = 0.02
+    return loss, big
+
+
+def run(space, loss, method, **kw):
+    ev = AdditiveEvaluator(space, loss)
+    ctx = SearchContext(method, ev, space, None, Constraint(0.9, delta=1.0))
+    searcher = AQ4SViT(ctx, AQ4SViTSettings(method, ("network", "stage"), **kw))
+    searcher.fp32_minibatch = 0.9
+    bits = searcher.greedy(space.fp32)[-1] if method == "greedy" else searcher.beam(space.fp32)
+    return bits, ctx
+
+
+def optimum(space, loss):
+    units = space.units("stage")
+    best = None
+    for combo in itertools.product(BITS, repeat=len(units)):
+        bits = dict(space.fp32)
+        for u, b in zip(units, combo, strict=True):
+            bits = space.set_unit(bits, u, b)
+        if round((0.9 - sum(loss.get((u.name, b), 0.0) for u, b in zip(units, combo, strict=True))) * N) >= round(0.89 * N):
+            m = space.memory_bytes(bits)
+            best = m if best is None else min(best, m)
+    return best
+
+
+def test_greedy_is_trapped_and_beam_finds_the_optimum(space):
+    loss, _ = losses(space)
+    best = optimum(space, loss)
+    greedy, _ = run(space, loss, "greedy", gate="off")
+    assert space.memory_bytes(greedy) > best  # the trap: Greedy spent the budget on the big stage
+    for k in (2, 3):
+        beam, _ = run(space, loss, "beam", beam_width=k, gate="off")
+        assert space.memory_bytes(beam) == best, k  # Beam reaches the exact optimum of the instance
+
+
+def test_trade_moves_are_what_frees_a_width_one_beam(space):
+    loss, _ = losses(space)
+    best = optimum(space, loss)
+    greedy, _ = run(space, loss, "greedy", gate="off")
+    stuck, _ = run(space, loss, "beam", beam_width=1, gate="off", trade_partners=0)
+    assert space.memory_bytes(stuck) == space.memory_bytes(greedy) > best  # no width, no trades: Greedy's answer
+    freed, ctx = run(space, loss, "beam", beam_width=1, gate="off")
+    assert space.memory_bytes(freed) == best
+    assert any("/" in r["unit"] for r in ctx.trace if r["decision"] == "accepted")  # through an accepted trade
+
+
+def test_greedy_with_the_threshold_gate_keeps_its_answer_here(space):
+    loss, _ = losses(space)
+    plain, _ = run(space, loss, "greedy", gate="off")
+    gated, ctx = run(space, loss, "greedy")
+    assert gated == plain  # drift is a perfect proxy here: whatever the gate prunes would have failed
+
+
+def test_beam_is_never_larger_than_greedy(space):
+    loss, _ = losses(space)
+    greedy, _ = run(space, loss, "greedy")
+    for kw in ({"trade_partners": 0}, {"gate": "rank", "rank_keep": 2}, {"gate": "threshold"}, {"gate": "off"}):
+        beam, _ = run(space, loss, "beam", beam_width=2, **kw)
+        assert space.memory_bytes(beam) <= space.memory_bytes(greedy), kw
+
+
+def test_rank_gate_fully_evaluates_at_most_m_children_per_round(space):
+    loss, _ = losses(space)
+    _, ctx = run(space, loss, "beam", beam_width=2, gate="rank", rank_keep=1, seed_greedy=False)
+    rounds = Counter()
+    for r in ctx.trace:
+        if r["decision"] in ("accepted", "rejected", "rejected_early"):
+            rounds[(r["phase"], r["round"])] += 1
+    assert rounds and max(rounds.values()) == 1
+    ranked_out = sum(1 for r in ctx.trace if r["decision"] == "pruned_rank")
+    assert ranked_out > 0 and ctx.counters["gated"] == ranked_out
