@@ -12,12 +12,17 @@ import sys
 from . import __version__
 from .errors import Aq4svitError
 
+#: search.space.DEFAULT_BITS, spelled out so `aq4svit --help` need not import torch (a test keeps them equal)
+DEFAULT_BITS = (32, 8, 6, 4, 3, 2)
+
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data-root", help="folder with the Fashion-MNIST IDX files (default: look-up order in README)")
     g.add_argument("--download", action="store_true", help="let torchvision download Fashion-MNIST if it is missing")
-    g.add_argument("--search-size", type=int, default=5000, help="images in the search split (default 5000)")
+    g.add_argument("--search-size", type=int, default=2000, help="images in the search split (default 2000)")
+    g.add_argument("--verify-size", type=int, default=3000,
+                   help="images in the verify split, disjoint from search, that checks a search's answer (default 3000; 0: none)")
     g.add_argument("--minibatch-size", type=int, default=256, help="images in the drift-gate minibatch (default 256)")
     g.add_argument("--split-seed", type=int, default=0, help="seed that draws the search split (default 0)")
     g.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
@@ -26,7 +31,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 def _spec(args):
     from .data import SplitSpec
 
-    return SplitSpec(args.search_size, args.minibatch_size, args.split_seed)
+    return SplitSpec(args.search_size, args.minibatch_size, args.split_seed, args.verify_size)
 
 
 def _batch(args) -> dict:
@@ -166,14 +171,20 @@ def cmd_search(args) -> int:
         data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
         levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
         drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
+        gate=args.gate, gate_score=args.gate_score, rank_keep=args.rank_keep, trade_partners=args.trade_partners,
+        seed_greedy=args.seed_greedy, audit_gate=args.audit_gate,
         resume=args.resume, force=args.force, memo=args.memo, device=args.device, **_batch(args),
         quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
         fuse_repconv=args.fuse_repconv,
     )
     r = out.result
+    verify = (f"verify {r['fp32']['verify_accuracy']:.4f} -> {r['final']['verify_accuracy']:.4f}, "
+              if r["final"].get("verify_accuracy") is not None else "unverified (no verify split), ")
     print(f"{r['method']} on {r['model']}: search accuracy {r['fp32']['search_accuracy']:.4f} -> {r['final']['search_accuracy']:.4f}, "
-          f"test {r['fp32']['test_accuracy']:.4f} -> {r['final']['test_accuracy']:.4f}; memory saving {r['saving_vs_fp32']:.2%}; "
+          f"{verify}test {r['fp32']['test_accuracy']:.4f} -> {r['final']['test_accuracy']:.4f}; memory saving {r['saving_vs_fp32']:.2%}; "
           f"{r['search_seconds']:.1f} s, evaluations {r['evaluations']}")
+    if r.get("verify", {}).get("backoff_steps"):
+        print(f"  the search's choice missed delta on verify; backed off {r['verify']['backoff_steps']} step(s) to a larger configuration")
     for stage, tup in r["final"]["paper_notation"].items():
         print(f"  {stage}: {tup}")
     print(f"results in {out.folder}")
@@ -292,14 +303,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="result folder (default results/<model>/<method>)")
     p.add_argument("--delta", type=float, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
     p.add_argument("--relative", action="store_true", help="delta is relative (percent of FP32 accuracy)")
-    p.add_argument("--bits", default="32,16,12,8,4", help="bit widths to search over (subset of 2..16 and 32)")
+    p.add_argument("--bits", default=",".join(map(str, DEFAULT_BITS)),
+                   help=f"bit widths to search over (subset of 2..16 and 32; default {','.join(map(str, DEFAULT_BITS))}; QSViT's paper: 32,16,12,8,4)")
     p.add_argument("--scheme", default="uniform", help="uniform or fixed_point")
     p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
     p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
     p.add_argument("--levels", default="network,stage,block", help="AQ4SViT hierarchy levels (add ',kind' for the 4th)")
     p.add_argument("--beam-width", type=int, default=3)
+    p.add_argument("--gate", default="auto",
+                   help="drift gate policy: threshold, rank (Beam: evaluate only the best M children), off; default auto = threshold for Greedy, rank for Beam")
+    p.add_argument("--gate-score", default="increase", help="what the gate scores: increase (drift added by the move, default) or absolute")
+    p.add_argument("--rank-keep", type=int, help="rank gate: children fully evaluated per Beam round (default 2 x beam width)")
     p.add_argument("--drift-threshold", type=float, help="fixed drift gate threshold tau (default: calibrated; inf disables)")
-    p.add_argument("--drift-margin", type=float, default=1.5, help="tau = margin x largest accepted drift (calibrated gate)")
+    p.add_argument("--drift-margin", type=float, default=1.5, help="tau = margin x largest accepted score of the level (calibrated gate)")
+    p.add_argument("--audit-gate", action="store_true", help="also fully evaluate every pruned candidate (outside the timed search)")
+    p.add_argument("--trade-partners", type=int, default=3, help="Beam: units tried as the raised half of a trade move (0: no trades)")
+    p.add_argument("--seed-greedy", action=argparse.BooleanOptionalAction, default=True,
+                   help="Beam: run Greedy first and seed each level with its state (default on)")
     p.add_argument("--minibatch-slack", type=float, default=3.0, help="points of extra drop allowed on the minibatch check")
     p.add_argument("--tolerance", type=float, default=5.0, help="QSViT: drop (points) below which a group is tolerant")
     p.add_argument("--seed", type=int, default=0)

@@ -124,26 +124,44 @@ def model_baseline(name: str, splits: dict, checkpoint="default", batch_size: in
 # -- searches ------------------------------------------------------------------------------------
 def outcome_row(outcome, label: str | None = None) -> dict:
     r = outcome.result
+    fp32, final = r["fp32"], r["final"]
+
+    def drop(split):
+        a, b = fp32.get(f"{split}_accuracy"), final.get(f"{split}_accuracy")
+        return None if a is None or b is None else 100 * (a - b)
+
+    ver = r.get("verify", {})
     return {
         "model": r["model"],
         "method": label or r["method"],
         "bits": "/".join(str(b) for b in r["bits"]),
-        "fp32_search": r["fp32"]["search_accuracy"],
-        "fp32_test": r["fp32"]["test_accuracy"],
-        "search_accuracy": r["final"]["search_accuracy"],
-        "test_accuracy": r["final"]["test_accuracy"],
-        "search_drop_pts": 100 * (r["fp32"]["search_accuracy"] - r["final"]["search_accuracy"]),
-        "test_drop_pts": 100 * (r["fp32"]["test_accuracy"] - r["final"]["test_accuracy"]),
-        "meets_delta": bool(r["final"]["meets_constraint"]),
+        "fp32_search": fp32["search_accuracy"],
+        "fp32_verify": fp32.get("verify_accuracy"),
+        "fp32_test": fp32["test_accuracy"],
+        "search_accuracy": final["search_accuracy"],
+        "verify_accuracy": final.get("verify_accuracy"),
+        "test_accuracy": final["test_accuracy"],
+        "search_drop_pts": drop("search"),
+        "verify_drop_pts": drop("verify"),
+        "test_drop_pts": drop("test"),
+        "meets_delta": bool(final["meets_constraint"]),
+        "meets_delta_verify": final.get("meets_constraint_verify"),
+        "test_drop_within_delta": drop("test") <= r["delta"] + 1e-9 if not r["relative_delta"] else None,
+        "backoff_steps": ver.get("backoff_steps"),
+        "search_choice_test_drop_pts": (100 * (fp32["test_accuracy"] - ver["search_choice_test_accuracy"])
+                                        if ver.get("search_choice_test_accuracy") is not None else None),
         "memory_bytes": r["memory_bytes"],
         "saving_vs_fp32": r["saving_vs_fp32"],
-        "mean_bits": r["final"]["mean_bits"],
+        "mean_bits": final["mean_bits"],
+        "widths_used": len(set(outcome.bits.values())),
         "search_seconds": r["search_seconds"],
         "generated": r["evaluations"]["generated"],
         "gated": r["evaluations"]["gated"],
         "minibatch": r["evaluations"]["minibatch"],
         "full": r["evaluations"]["full"],
+        "verify_evaluations": r["evaluations"].get("verify"),
         "images_forwarded": r["images_forwarded"],
+        "gate": (r.get("gate") or {}).get("policy"),
         "energy_saving_bit_aware": r.get("energy", {}).get("saving_bit_aware"),
     }
 
@@ -187,7 +205,7 @@ def block_bits(outcome) -> pd.DataFrame:
 
 
 def phase_times(outcome) -> pd.DataFrame:
-    rows = [{"phase": k, **v} for k, v in outcome.result["phases"].items() if k != "final"]
+    rows = [{"phase": k, **v} for k, v in outcome.result["phases"].items() if k not in ("final", "audit")]
     return pd.DataFrame(rows)
 
 
@@ -195,34 +213,63 @@ def phase_times(outcome) -> pd.DataFrame:
 def drift_study(trace: pd.DataFrame, fp32_search: float) -> pd.DataFrame:
     """Candidates of a gate-free search with both drift and full search accuracy."""
     df = trace[trace.drift.notna() & trace.search_accuracy.notna()].copy()
+    if "gate_score" not in df:
+        df["gate_score"] = float("nan")
     df["drop_pts"] = 100 * (fp32_search - df.search_accuracy)
     df["drift_increase"] = df.drift - df.parent_drift.fillna(0.0)  # the step's own contribution
-    return df[["index", "phase", "unit", "drift", "parent_drift", "drift_increase", "drift_max", "spike_disagreement",
+    return df[["index", "phase", "unit", "drift", "parent_drift", "drift_increase", "gate_score", "drift_max", "spike_disagreement",
                "minibatch_accuracy", "search_accuracy", "drop_pts", "memory_bytes", "decision"]].reset_index(drop=True)
 
 
-def gate_quality(df: pd.DataFrame, tau: float, floor: float) -> dict:
-    """Precision / recall of 'prune when drift > tau' at predicting infeasibility (accuracy < floor)."""
+def gate_quality(df: pd.DataFrame, floor: float, n: int) -> dict:
+    """How good were the gate's actual decisions? Precision / recall of its prunes at predicting infeasibility.
+
+    ``df`` is :func:`drift_study` of one search (every screened candidate with its *full* search
+    accuracy, pruned ones included); infeasible uses the constraint's count rule on ``n`` images.
+    Drift prunes (threshold or rank) and minibatch prunes are scored separately.
+    """
     from scipy.stats import spearmanr
 
-    infeasible = df.search_accuracy < floor - 1e-12
-    pruned = df.drift > tau
-    tp = int((pruned & infeasible).sum())
-    rho = spearmanr(df.drift, df.drop_pts).statistic if len(df) > 2 else float("nan")
-    rho_inc = spearmanr(df.drift_increase, df.drop_pts).statistic if len(df) > 2 else float("nan")
-    rho_mb = spearmanr(-df.minibatch_accuracy, df.drop_pts).statistic if len(df) > 2 else float("nan")
+    from .evaluate.early_rejection import passes
+
+    infeasible = ~df.search_accuracy.map(lambda a: passes(round(a * n), n, floor))
+    gate = df.decision.isin(["pruned_drift", "pruned_rank"])
+    mb = df.decision == "pruned_minibatch"
+
+    def rho(x):
+        return float(spearmanr(x, df.drop_pts).statistic) if len(df) > 2 else float("nan")
+
+    def prec(mask):
+        return int((mask & infeasible).sum()) / int(mask.sum()) if mask.any() else float("nan")
+
     return {
         "candidates": len(df),
         "infeasible": int(infeasible.sum()),
-        "tau": tau,
-        "pruned": int(pruned.sum()),
-        "precision": tp / int(pruned.sum()) if pruned.any() else float("nan"),
-        "recall": tp / int(infeasible.sum()) if infeasible.any() else float("nan"),
-        "false_prunes": int((pruned & ~infeasible).sum()),
-        "spearman_rho": float(rho),
-        "spearman_rho_increase": float(rho_inc),
-        "spearman_rho_minibatch_acc": float(rho_mb),
+        "gate_pruned": int(gate.sum()),
+        "gate_precision": prec(gate),
+        "gate_recall": int((gate & infeasible).sum()) / int(infeasible.sum()) if infeasible.any() else float("nan"),
+        "gate_false_prunes": int((gate & ~infeasible).sum()),
+        "minibatch_pruned": int(mb.sum()),
+        "minibatch_precision": prec(mb),
+        "spearman_rho": rho(df.drift),
+        "spearman_rho_increase": rho(df.drift_increase),
+        "spearman_rho_minibatch_acc": rho(-df.minibatch_accuracy),
     }
+
+
+def gate_ablation(runs: dict) -> pd.DataFrame:
+    """The same search with different gates: cost (time, evaluations, images) and result (memory, drops)."""
+    rows = []
+    for label, o in runs.items():
+        row = outcome_row(o, label)
+        t = o.trace
+        audited = t[t.get("audit_passed").notna()] if "audit_passed" in t else t.iloc[0:0]
+        row["audited"] = len(audited)
+        row["false_prunes_audited"] = int(audited.audit_passed.astype(bool).sum()) if len(audited) else 0
+        rows.append(row)
+    cols = ["method", "gate", "saving_vs_fp32", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "search_seconds", "generated",
+            "gated", "minibatch", "full", "images_forwarded", "audited", "false_prunes_audited"]
+    return pd.DataFrame(rows)[cols]
 
 
 def attention_findings(tables: dict[str, pd.DataFrame], fp32: float, collapse_drop: float = 20.0) -> pd.DataFrame:
@@ -283,6 +330,8 @@ def final_settings_table(runs: dict) -> pd.DataFrame:
             "test_accuracy": r["final"]["test_accuracy"], "fp32_test": r["fp32"]["test_accuracy"],
             "saving_vs_fp32": r["saving_vs_fp32"], "energy_saving_sdt": r["energy"]["saving_sdt_convention"],
             "energy_saving_bit_aware": r["energy"]["saving_bit_aware"], "meets_delta": r["final"]["meets_constraint"],
+            "meets_delta_verify": r["final"].get("meets_constraint_verify"), "backoff_steps": r.get("verify", {}).get("backoff_steps"),
+            "test_drop_pts": 100 * (r["fp32"]["test_accuracy"] - r["final"]["test_accuracy"]),
             "notation": " ".join(f"{k}:{v}" for k, v in r["final"]["paper_notation"].items()),
         })
     return pd.DataFrame(rows)
@@ -290,6 +339,7 @@ def final_settings_table(runs: dict) -> pd.DataFrame:
 
 def feasible_points(outcomes) -> pd.DataFrame:
     """Every configuration the given searches evaluated in full and found feasible, de-duplicated."""
+    from .evaluate.early_rejection import passes
     from .search.common import pareto_front
 
     frames = []
@@ -297,7 +347,9 @@ def feasible_points(outcomes) -> pd.DataFrame:
         t = o.trace
         if "search_accuracy" not in t:
             continue
-        ok = t[t.search_accuracy.notna() & (t.search_accuracy >= o.result["floor"] - 1e-12)]
+        n = o.result["splits"]["search"]["size"]
+        ok = t[t.search_accuracy.notna()]
+        ok = ok[ok.search_accuracy.map(lambda a, n=n, f=o.result["floor"]: passes(round(a * n), n, f))]
         frames.append(ok[["key", "memory_bytes", "search_accuracy"]].assign(method=o.result["method"]))
     df = pd.concat(frames).drop_duplicates("key").reset_index(drop=True)
     fp32_bytes = outcomes[0].result["fp32_bytes"]

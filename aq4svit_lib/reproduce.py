@@ -25,6 +25,7 @@ from pathlib import Path
 from .data import EVAL_BATCH_SIZE, SplitSpec
 from .errors import UsageError, choices
 from .ioutil import write_json_atomic
+from .search.space import DEFAULT_BITS, QSVIT_BITS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = (
@@ -43,13 +44,18 @@ class Profile:
     name: str
     models: tuple[str, ...] = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
     dataset: str = "fashion_mnist"
-    search_size: int = 5000
+    search_size: int = 2000
     minibatch_size: int = 256
-    bits: tuple[int, ...] = (32, 16, 12, 8, 4)
+    verify_size: int = 3000  # checks each search's answer; drawn from the training pool, disjoint from search
+    test_size: int | None = None  # None: the whole test set (the ci profile uses its first images only)
+    bits: tuple[int, ...] = DEFAULT_BITS
+    qsvit_bits: tuple[int, ...] = QSVIT_BITS  # QSViT's own list, for its Algorithm-1 figure
     extra_bits: tuple[tuple[int, ...], ...] = ()  # further bit lists (full profile)
     delta: float = 1.5  # AQ4SViT's constraint, also used for QSViT in the comparison
     qsvit_paper_delta: float = 2.1
     beam_width: int = 3
+    beam_gate: str = "rank"  # Beam's gate policy (Greedy always uses the threshold gate)
+    trade_partners: int = 3
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -58,18 +64,20 @@ class Profile:
 
     @property
     def spec(self) -> SplitSpec:
-        return SplitSpec(self.search_size, self.minibatch_size, 0)
+        return SplitSpec(self.search_size, self.minibatch_size, 0, self.verify_size, self.test_size)
 
     def checkpoint(self, model: str):
         return dict(self.checkpoints).get(model)
 
 
 PROFILES = {
-    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, bits=(32, 8, 4), beam_width=2),
-    "default": Profile("default", search_size=2000, minibatch_size=256),
-    "full": Profile("full", search_size=5000, minibatch_size=256, extra_bits=((32, 8, 6, 4, 3, 2),)),
+    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, verify_size=300, test_size=1000,
+                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2),
+    "default": Profile("default"),
+    # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
+    "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
     "imagenet": Profile("imagenet", models=("sdtv2_55m", "sdt_8_768", "sdtv3_19m"), dataset="imagenet", search_size=5000,
-                        minibatch_size=256, batch_size=64, sensitivity_model="sdtv2_55m"),
+                        verify_size=5000, minibatch_size=256, batch_size=64, sensitivity_model="sdtv2_55m"),
 }
 
 
@@ -134,6 +142,20 @@ def profile_model(prof: Profile, model: str):
 
 
 # -- cached searches ------------------------------------------------------------------------------
+def provenance(profile: Profile, model: str) -> dict:
+    """What a cached result depends on beyond its settings: the weights' content, the code, the libraries."""
+    from .models import default_checkpoint
+    from .provenance import SEARCH_SOURCES, code_digest, file_digest, library_versions
+
+    ckpt = profile.checkpoint(model)
+    try:
+        path = Path(ckpt) if ckpt else default_checkpoint(model)
+    except UsageError:  # no weights at all: a random-init model, nothing to fingerprint
+        path = Path("")
+    return {"weights": file_digest(path) if path.is_file() else None, "code": code_digest(SEARCH_SOURCES), **library_versions()}
+
+
+
 def ensure_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, **overrides):
     """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome."""
     from .search import run_search
@@ -142,8 +164,10 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
         method=method, model=model, delta=profile.delta, bits=list(profile.bits), beam_width=profile.beam_width,
         spec=asdict(profile.spec), dataset=profile.dataset, checkpoint=profile.checkpoint(model), batch_size=profile.batch_size,
     )
+    if method == "beam":
+        settings.update(gate=profile.beam_gate, trade_partners=profile.trade_partners)
     settings.update(overrides)
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps({**settings, **provenance(profile, model)}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
     stamp = out / "settings.json"
     same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
@@ -152,13 +176,53 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     kwargs = {k: v for k, v in settings.items() if k not in ("method", "model", "spec", "dataset")}
     spec = SplitSpec(**settings["spec"])
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": False})
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": provenance(profile, model), "complete": False})
     t0 = time.perf_counter()
     # an interrupted run with the same settings resumes from its memo; anything else starts cold
     outcome = run_search(method, model, out=out, spec=spec, dataset=profile.dataset, data_root=profile.imagenet_root,
                          device=profile.device, resume=same, force=not same, **kwargs)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": True, "seconds": time.perf_counter() - t0})
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": provenance(profile, model), "complete": True,
+                              "seconds": time.perf_counter() - t0})
     return outcome
+
+
+def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, base=None):
+    """QSViT's Algorithm 1 alone (the sensitivity table for a figure), computed once per settings.
+
+    Cheaper than a whole QSViT search when only the sweep is shown: no Algorithms 2-4, no test pass.
+    """
+    import pandas as pd
+    import torch
+
+    from .evaluate import Evaluator
+    from .quant.memory import MemoryModel
+    from .quant.quantizers import QuantScheme
+    from .search.common import Constraint, SearchContext, fp32_bits
+    from .search.qsvit import QSViT, QSViTSettings
+    from .search.space import SearchSpace
+
+    scheme = scheme or QuantScheme()
+    settings = dict(model=model, bits=list(bits), scheme=scheme.to_dict(), spec=asdict(profile.spec), dataset=profile.dataset,
+                    checkpoint=profile.checkpoint(model), batch_size=profile.batch_size)
+    digest = hashlib.sha256(json.dumps({**settings, **provenance(profile, model)}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = results_dir(profile, base) / model / name
+    table_file, stamp = out / "sensitivity.csv", out / "settings.json"
+    if table_file.exists() and stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest:
+        return pd.read_csv(table_file)
+    out.mkdir(parents=True, exist_ok=True)
+    net = profile_model(profile, model)
+    splits = {k: v for k, v in profile_splits(profile, model).items() if k in ("search",)}
+    with torch.no_grad(), Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=out / "memo.sqlite",
+                                    device=profile.device, quiet=True) as ev:
+        space = SearchSpace(ev.structure, MemoryModel(net), bits, scheme)
+        ctx = SearchContext("qsvit-sweep", ev, space, None, Constraint(1.0, profile.delta))
+        ctx.constraint = Constraint(ev.accuracy(fp32_bits(space), "search").accuracy, profile.delta)
+        table = QSViT(ctx, QSViTSettings()).algorithm1()
+    from .ioutil import write_text_atomic
+
+    write_text_atomic(table_file, table.to_csv(index=False))
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": True})
+    return table
 
 
 def load_outcome(out: Path, model: str, method: str):

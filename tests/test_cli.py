@@ -24,7 +24,23 @@ def test_help_lists_every_command():
 def test_info_prints_zoo_and_splits():
     r = run("info")
     assert r.returncode == 0, r.stderr
-    assert "sdtv2_55m" in r.stdout and "sdtv3_tiny" in r.stdout and "search" in r.stdout and "5000" in r.stdout
+    assert "sdtv2_55m" in r.stdout and "sdtv3_tiny" in r.stdout and "search" in r.stdout and "2000" in r.stdout
+    assert "verify" in r.stdout and "3000" in r.stdout
+
+
+def test_cli_defaults_equal_the_default_profile():
+    from aq4svit_lib.cli import DEFAULT_BITS, build_parser
+    from aq4svit_lib.reproduce import get_profile
+    from aq4svit_lib.search.space import DEFAULT_BITS as SPACE_BITS
+
+    prof = get_profile("default")
+    args = build_parser().parse_args(["search", "--method", "beam"])
+    assert DEFAULT_BITS == SPACE_BITS == prof.bits and args.bits == ",".join(map(str, prof.bits))
+    assert (args.search_size, args.minibatch_size, args.verify_size) == (prof.search_size, prof.minibatch_size, prof.verify_size)
+    assert (args.delta or 1.5, args.beam_width, args.trade_partners) == (prof.delta, prof.beam_width, prof.trade_partners)
+    from aq4svit_lib.search import AQ4SViTSettings
+
+    assert AQ4SViTSettings("beam", gate=args.gate).gate == prof.beam_gate and AQ4SViTSettings("greedy", gate=args.gate).gate == "threshold"
 
 
 def test_missing_dataset_is_one_message_without_traceback(tmp_path, monkeypatch, capsys):
