@@ -44,7 +44,19 @@ def engine_version() -> str:
 
 
 def file_digest(path: str | Path) -> str:
+    """Hash of a checkpoint's content: for safetensors, its tensors (names, dtypes, shapes, values) in name
+    order, so re-saving the same weights keeps the key; for other files, their bytes."""
     h = hashlib.sha256()
+    if str(path).endswith(".safetensors"):
+        import torch
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            for key in sorted(f.keys()):
+                t = f.get_tensor(key).contiguous()
+                h.update(f"{key}|{t.dtype}|{tuple(t.shape)};".encode())
+                h.update(t.view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        return h.hexdigest()[:16]
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)

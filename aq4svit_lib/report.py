@@ -260,8 +260,8 @@ def gate_quality(df: pd.DataFrame, floor: float, n: int) -> dict:
 def gate_ablation(runs: dict) -> pd.DataFrame:
     """The same search with different gates: cost (time, evaluations, images) and result (memory, drops)."""
     rows = []
-    for label, o in runs.items():
-        row = outcome_row(o, label)
+    for o in runs.values():
+        row = outcome_row(o)
         t = o.trace
         audited = t[t.get("audit_passed").notna()] if "audit_passed" in t else t.iloc[0:0]
         row["audited"] = len(audited)

@@ -288,15 +288,21 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
 
 GALLERY = (
     ("01_memory_share", "Where the FP32 memory sits: per stage (left) and per block (right)."),
-    ("02_sensitivity_uniform", "QSViT Algorithm 1 on sdtv2_tiny, scaled uniform quantizer: one layer group quantized at a time."),
-    ("02_sensitivity_fixed_point", "The same sweep with the fixed-point (Qm.n, truncation) quantizer."),
-    ("02_uniform_sweeps", "Whole network at one precision, and one layer kind network-wide, for both schemes."),
-    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 - 2.1 points): every ExpSetting."),
+    ("02_sensitivity_uniform_default_bits", "QSViT Algorithm 1 on sdtv2_tiny at the default search space (32/8/6/4/3/2), "
+                                            "uniform per-channel quantizer: below 4 bits the layer groups separate."),
+    ("02_sensitivity_uniform", "The same sweep at QSViT's own list (32/16/12/8/4), uniform per-channel."),
+    ("02_sensitivity_uniform_per_tensor", "At QSViT's list with one scale per weight tensor (likely the papers' granularity)."),
+    ("02_sensitivity_fixed_point", "At QSViT's list with the fixed-point (Qm.n, truncation) quantizer."),
+    ("02_uniform_sweeps", "Whole network at one precision, and one layer kind network-wide, for every quantizer."),
+    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 - 2.1 points) at its own list: every ExpSetting."),
     ("04_greedy_trace_sdtv2_tiny", "AQ4SViT-Greedy on sdtv2_tiny: memory of every candidate, coloured by the gate's decision."),
-    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny."),
+    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny (seeded with Greedy, rank gate, trade moves)."),
+    ("05_bitmap_sdt_tiny", "Bits per block of QSViT's, Greedy's and Beam's answers on sdt_tiny."),
+    ("05_bitmap_sdtv2_tiny", "The same on sdtv2_tiny."),
+    ("05_bitmap_sdtv3_tiny", "The same on sdtv3_tiny."),
     ("05_pareto", "Accuracy vs memory saving: every feasible config evaluated, the Pareto front, and each method's result."),
     ("05_search_time", "Search wall-clock time and images forwarded per method."),
-    ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate screened on sdtv2_tiny."),
+    ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate AQ4SViT-Beam screened on sdtv2_tiny."),
 )
 
 

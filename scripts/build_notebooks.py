@@ -279,12 +279,16 @@ table[["model", "method", "saving_vs_fp32", "saving_vs_qsvit", "widths_used", "s
                "mix widths), and the methods' answers should differ. The network-level sweep of QSViT's Algorithm 1 gives the "
                "first; the bit maps below show the second."),
         ("code", """\
+from aq4svit_lib.evaluate.early_rejection import passes
+
 lowest = min(b for b in prof.bits if b != 32)
 rows = []
 for m in prof.models:
-    s = outcomes[(m, "qsvit", prof.bits)].table
+    q = outcomes[(m, "qsvit", prof.bits)]
+    s, n = q.table, q.result["splits"]["search"]["size"]
     net = s[(s.sweep == "network") & (s.bits == lowest)].iloc[0]
-    rows.append({"model": m, "lowest_bits": lowest, "drop_pts": net.drop, "infeasible": net.drop > prof.delta,
+    rows.append({"model": m, "lowest_bits": lowest, "drop_pts": net["drop"],
+                 "infeasible": not passes(round(net["accuracy"] * n), n, q.result["floor"]),
                  **{f"{meth}_widths": int(table[(table.model == m) & (table.method == meth) & (table.bits == "/".join(map(str, prof.bits)))].widths_used.iloc[0])
                     for meth in METHODS}})
 decides = pd.DataFrame(rows)

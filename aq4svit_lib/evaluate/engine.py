@@ -25,10 +25,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import __version__
-from ..provenance import engine_version
 from ..data.splits import EVAL_BATCH_SIZE, Split
 from ..errors import UsageError
 from ..models.neurons import observe_neurons
+from ..provenance import engine_version
 from ..quant.apply import WeightQuantizer
 from ..quant.config import QuantConfig
 from ..quant.quantizers import FP32, QuantScheme

@@ -247,7 +247,7 @@ class AQ4SViT:
         space = ctx.space
         path = self.greedy(start, prefix="beam:greedy") if s.seed_greedy else []
         beam = [dict(start)]
-        for i, level in enumerate(s.levels):
+        for level in s.levels:
             with ctx.in_phase(f"beam:{level}"):
                 self.gate.start_level(f"beam:{level}")
                 units = self.ordered_units(level)

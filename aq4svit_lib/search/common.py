@@ -21,7 +21,6 @@ from ..quant.quantizers import FP32
 from .results import ResultFolder, base_result
 from .space import SearchSpace
 
-
 #: Phases outside the search proper: the final report and the gate audit are not search cost.
 UNTIMED_PHASES = ("final", "audit")
 
