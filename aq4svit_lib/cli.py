@@ -7,10 +7,36 @@ and the command exits with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from . import __version__
 from .errors import Aq4svitError
+
+
+# -- argument types: a bad number is a usage error (exit 2, one line), never a traceback later -----
+def _number(kind, low=None, high=None, low_open=False, allow_inf=False):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, got {text!r}") from None
+        if kind is float and (math.isnan(value) or (math.isinf(value) and not allow_inf)):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if low is not None and (value < low or (low_open and value == low)):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low}, got {text}")
+        if high is not None and value > high and not (allow_inf and math.isinf(value)):
+            raise argparse.ArgumentTypeError(f"must be <= {high}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POSITIVE = _number(int, 1)
+NONNEGATIVE = _number(int, 0)
+POINTS = _number(float, 0, 100, low_open=True)  # an accuracy drop in points: 0 < x <= 100
+
 
 #: search.space.DEFAULT_BITS, spelled out so `aq4svit --help` need not import torch (a test keeps them equal)
 DEFAULT_BITS = (32, 8, 6, 4, 3, 2)
@@ -20,12 +46,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("data")
     g.add_argument("--data-root", help="folder with the Fashion-MNIST IDX files (default: look-up order in README)")
     g.add_argument("--download", action="store_true", help="let torchvision download Fashion-MNIST if it is missing")
-    g.add_argument("--search-size", type=int, default=2000, help="images in the search split (default 2000)")
-    g.add_argument("--verify-size", type=int, default=3000,
+    g.add_argument("--search-size", type=POSITIVE, default=2000, help="images in the search split (default 2000)")
+    g.add_argument("--verify-size", type=NONNEGATIVE, default=3000,
                    help="images in the verify split, disjoint from search, that checks a search's answer (default 3000; 0: none)")
-    g.add_argument("--minibatch-size", type=int, default=256, help="images in the drift-gate minibatch (default 256)")
-    g.add_argument("--split-seed", type=int, default=0, help="seed that draws the search split (default 0)")
-    g.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    g.add_argument("--minibatch-size", type=POSITIVE, default=256, help="images in the drift-gate minibatch (default 256)")
+    g.add_argument("--split-seed", type=NONNEGATIVE, default=0, help="seed that draws the search split (default 0)")
+    g.add_argument("--threads", type=NONNEGATIVE, default=0, help="torch CPU threads (default: torch's choice)")
 
 
 def _spec(args):
@@ -98,7 +124,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="sdtv2_tiny", help="registered model name (see `aq4svit info`)")
     p.add_argument("--checkpoint", help="checkpoint file (official .pth or ours); default: the shipped one for *_tiny")
     p.add_argument("--kd", action=argparse.BooleanOptionalAction, default=None, help="SDT v2: build with / without head_kd")
-    p.add_argument("--time-steps", type=int, help="override T (SDT v1 / v2)")
+    p.add_argument("--time-steps", type=POSITIVE, help="override T (SDT v1 / v2)")
     p.add_argument("--fuse-repconv", action="store_true", help="SDT v2: fuse each RepConv branch into one 3x3 conv before quantizing")
 
 
@@ -279,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--split", default="test", help="train, search, minibatch or test (default test)")
     p.add_argument("--config", help="quant config JSON (default: FP32)")
-    p.add_argument("--batch-size", type=int, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
+    p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device", help="cpu / cuda (default: cuda when available)")
     p.add_argument("--quiet", action="store_true")
     _add_data_args(p)
@@ -301,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True, help="qsvit, greedy or beam")
     _add_model_args(p)
     p.add_argument("--out", help="result folder (default results/<model>/<method>)")
-    p.add_argument("--delta", type=float, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
+    p.add_argument("--delta", type=POINTS, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
     p.add_argument("--relative", action="store_true", help="delta is relative (percent of FP32 accuracy)")
     p.add_argument("--bits", default=",".join(map(str, DEFAULT_BITS)),
                    help=f"bit widths to search over (subset of 2..16 and 32; default {','.join(map(str, DEFAULT_BITS))}; QSViT's paper: 32,16,12,8,4)")
@@ -309,25 +335,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
     p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
     p.add_argument("--levels", default="network,stage,block", help="AQ4SViT hierarchy levels (add ',kind' for the 4th)")
-    p.add_argument("--beam-width", type=int, default=3)
+    p.add_argument("--beam-width", type=POSITIVE, default=3)
     p.add_argument("--gate", default="auto",
                    help="drift gate policy: threshold, rank (Beam: evaluate only the best M children), off; default auto = threshold for Greedy, rank for Beam")
     p.add_argument("--gate-score", default="increase", help="what the gate scores: increase (drift added by the move, default) or absolute")
-    p.add_argument("--rank-keep", type=int, help="rank gate: children fully evaluated per Beam round (default 2 x beam width)")
-    p.add_argument("--drift-threshold", type=float, help="fixed drift gate threshold tau (default: calibrated; inf disables)")
-    p.add_argument("--drift-margin", type=float, default=1.5, help="tau = margin x largest accepted score of the level (calibrated gate)")
+    p.add_argument("--rank-keep", type=POSITIVE, help="rank gate: children fully evaluated per Beam round (default 2 x beam width)")
+    p.add_argument("--drift-threshold", type=_number(float, 0, allow_inf=True), help="fixed drift gate threshold tau (default: calibrated; inf disables)")
+    p.add_argument("--drift-margin", type=_number(float, 0, low_open=True), default=1.5, help="tau = margin x largest accepted score of the level (calibrated gate)")
     p.add_argument("--audit-gate", action="store_true", help="also fully evaluate every pruned candidate (outside the timed search)")
-    p.add_argument("--trade-partners", type=int, default=3, help="Beam: units tried as the raised half of a trade move (0: no trades)")
+    p.add_argument("--trade-partners", type=NONNEGATIVE, default=3, help="Beam: units tried as the raised half of a trade move (0: no trades)")
     p.add_argument("--seed-greedy", action=argparse.BooleanOptionalAction, default=True,
                    help="Beam: run Greedy first and seed each level with its state (default on)")
-    p.add_argument("--minibatch-slack", type=float, default=3.0, help="points of extra drop allowed on the minibatch check")
-    p.add_argument("--tolerance", type=float, default=5.0, help="QSViT: drop (points) below which a group is tolerant")
+    p.add_argument("--minibatch-slack", type=_number(float, 0, 100), default=3.0, help="points of extra drop allowed on the minibatch check")
+    p.add_argument("--tolerance", type=POINTS, default=5.0, help="QSViT: drop (points) below which a group is tolerant")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue a killed run from its trace and memo")
     p.add_argument("--force", action="store_true", help="overwrite another run's results in --out")
     p.add_argument("--memo", help="memo file (default <out>/memo.sqlite)")
-    p.add_argument("--max-evaluations", type=int, help="stop after N candidate evaluations (testing resume)")
-    p.add_argument("--batch-size", type=int, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
+    p.add_argument("--max-evaluations", type=POSITIVE, help="stop after N candidate evaluations (testing resume)")
+    p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or imagenet")
     p.add_argument("--imagenet-root", help="ImageNet folder with val/ (and optionally train/)")
@@ -340,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--only", action="append", help="run only these notebooks (prefixes such as 02 or 04_aq4svit_search)")
     p.add_argument("--imagenet-root", help="imagenet profile: ImageNet folder with val/")
     p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
-    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--threads", type=NONNEGATIVE, default=0)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("config", help="write (or --show and validate) a quantization config")
@@ -360,17 +386,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train a default model on the Fashion-MNIST train split")
     p.add_argument("--model", default="sdtv2_tiny")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=4e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05)
-    p.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warm-up length before the cosine decay")
+    p.add_argument("--epochs", type=POSITIVE, default=20)
+    p.add_argument("--batch-size", type=POSITIVE, default=128)
+    p.add_argument("--lr", type=_number(float, 0, low_open=True), default=4e-3)
+    p.add_argument("--weight-decay", type=_number(float, 0), default=0.05)
+    p.add_argument("--warmup-epochs", type=_number(float, 0), default=1.0, help="linear warm-up length before the cosine decay")
     p.add_argument("--init-from", help="start from this checkpoint (fine-tuning) instead of a fresh init")
     p.add_argument("--surrogate-alpha-final", type=float, help="anneal the LIF surrogate slope from 2 to this value")
     p.add_argument("--decay-1d", action="store_true", help="weight decay on biases and BN parameters too (as sdtv3_tiny was trained)")
-    p.add_argument("--shift", type=int, default=2, help="augmentation: random translation of up to N pixels (0 = off; default 2)")
+    p.add_argument("--shift", type=NONNEGATIVE, default=2, help="augmentation: random translation of up to N pixels (0 = off; default 2)")
     p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True, help="augmentation: random horizontal flips (default on)")
-    p.add_argument("--label-smoothing", type=float, default=0.1)
+    p.add_argument("--label-smoothing", type=_number(float, 0, 1), default=0.1)
     p.add_argument("--ema-decay", type=float, help="ship an exponential moving average of the weights (e.g. 0.999)")
     p.add_argument("--precise-bn", action="store_true", help="re-estimate BN statistics of the final weights on the un-augmented train split")
     p.add_argument("--seed", type=int, default=0)

@@ -120,3 +120,22 @@ def test_config_command_writes_and_validates(tmp_path):
     assert r.returncode == 0 and '"format": "aq4svit.quant_config"' in r.stdout
     r = run("config", "--model", "sdtv3_tiny", "--block", "block9.9=4")
     assert r.returncode == 2 and "valid blocks" in r.stderr
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["info", "--threads", "-1"], "--threads: must be >= 0"),
+    (["eval", "--batch-size", "0"], "--batch-size: must be >= 1"),
+    (["eval", "--batch-size", "-5"], "--batch-size: must be >= 1"),
+    (["eval", "--time-steps", "0"], "--time-steps: must be >= 1"),
+    (["eval", "--time-steps", "-2"], "--time-steps: must be >= 1"),
+    (["search", "--method", "greedy", "--delta", "150"], "--delta: must be <= 100"),
+    (["search", "--method", "greedy", "--delta", "nan"], "--delta: expected a finite number"),
+    (["search", "--method", "beam", "--beam-width", "2.5"], "--beam-width: expected an integer"),
+    (["search", "--method", "greedy", "--search-size", "0"], "--search-size: must be >= 1"),
+    (["search", "--method", "greedy", "--verify-size", "-1"], "--verify-size: must be >= 0"),
+    (["search", "--method", "greedy", "--drift-margin", "0"], "--drift-margin: must be > 0"),
+    (["train", "--label-smoothing", "2"], "--label-smoothing: must be <= 1"),
+])
+def test_bad_numbers_are_usage_errors_without_traceback(argv, needle):
+    r = run(*argv)
+    assert r.returncode == 2 and needle in r.stderr and "Traceback" not in r.stderr, r.stderr
