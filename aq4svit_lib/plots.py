@@ -15,7 +15,7 @@ import seaborn as sns
 
 DECISION_COLORS = {
     "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_early": "#f4a261",
-    "pruned_drift": "#6d597a", "pruned_minibatch": "#b56576", "repair": "#264653",
+    "pruned_drift": "#6d597a", "pruned_rank": "#9d4edd", "pruned_minibatch": "#b56576", "repair": "#264653",
 }
 METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653"}
 METHOD_MARKERS = {"qsvit": "*", "greedy": "o", "beam": "D"}
@@ -204,18 +204,27 @@ def search_time_bars(table: pd.DataFrame):
 
 
 # -- 06 drift -----------------------------------------------------------------------------------------
-def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float, title: str = ""):
+def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float, title: str = "", x: str = "drift_increase"):
+    """Gate score (default: drift added by the move) vs accuracy drop, marked by what the gate decided."""
     style()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    pruned = df.decision.isin(["pruned_drift", "pruned_rank"])
     feasible = df.drop_pts <= delta + 1e-9
-    ax.scatter(df.drift[feasible], df.drop_pts[feasible], s=16, color=DECISION_COLORS["accepted"], label="meets delta")
-    ax.scatter(df.drift[~feasible], df.drop_pts[~feasible], s=16, color=DECISION_COLORS["rejected"], label="violates delta")
-    ax.axhline(delta, color="k", ls="--", lw=0.8, label=f"delta = {delta} points")
+    for mask, label, color, marker in (
+        (~pruned & feasible, "evaluated, meets Δ", DECISION_COLORS["accepted"], "o"),
+        (~pruned & ~feasible, "evaluated, violates Δ", DECISION_COLORS["rejected"], "o"),
+        (pruned & feasible, "pruned by the gate, meets Δ (false prune)", DECISION_COLORS["pruned_rank"], "x"),
+        (pruned & ~feasible, "pruned by the gate, violates Δ", DECISION_COLORS["pruned_drift"], "+"),
+    ):
+        if mask.any():
+            ax.scatter(df[x][mask], df.drop_pts[mask], s=22, color=color, marker=marker, label=f"{label} ({int(mask.sum())})")
+    ax.axhline(delta, color="k", ls="--", lw=0.8, label=f"Δ = {delta} points")
     if tau is not None and np.isfinite(tau):
-        ax.axvline(tau, color=DECISION_COLORS["pruned_drift"], lw=1.2, label=f"tau = {tau:.3g}")
-    ax.set_xscale("symlog", linthresh=1e-3)
-    ax.set(xlabel="membrane-potential drift (mean relative L2 over layers)", ylabel="accuracy drop on search (points)",
-           title=f"{title}  Spearman rho = {rho:.2f}")
-    ax.legend(fontsize=8)
+        ax.axvline(tau, color=DECISION_COLORS["pruned_drift"], lw=1.2, label=f"τ = {tau:.3g}")
+    xlabel = {"drift_increase": "drift added by the move (candidate − parent, mean relative L2 over layers)",
+              "drift": "membrane-potential drift vs FP32 (mean relative L2 over layers)"}.get(x, x)
+    ax.set(xlabel=xlabel, ylabel="accuracy drop on search (points)", title=f"{title}  n = {len(df)}, Spearman ρ = {rho:.2f}")
+    ax.set_yscale("symlog", linthresh=2.0)
+    ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
     return fig

@@ -362,7 +362,7 @@ quality"""),
         ("code", """\
 df = studies["beam, rank gate"]
 q = quality.set_index("run").loc["beam, rank gate"]
-fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho"], title=f"{model} (Beam, rank gate)")
+fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho_increase"], title=f"{model} (Beam, rank gate)")
 plots.save(fig, f"06_drift_vs_drop_{model}", FIG)
 save_table(df.round(5), f"06_drift_candidates_{model}", FIG)"""),
     ],
