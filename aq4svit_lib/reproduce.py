@@ -167,7 +167,8 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     if method == "beam":
         settings.update(gate=profile.beam_gate, trade_partners=profile.trade_partners)
     settings.update(overrides)
-    digest = hashlib.sha256(json.dumps({**settings, **provenance(profile, model)}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
+    digest = hashlib.sha256(json.dumps({**settings, **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
     stamp = out / "settings.json"
     same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
@@ -176,12 +177,12 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     kwargs = {k: v for k, v in settings.items() if k not in ("method", "model", "spec", "dataset")}
     spec = SplitSpec(**settings["spec"])
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": provenance(profile, model), "complete": False})
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": False})
     t0 = time.perf_counter()
     # an interrupted run with the same settings resumes from its memo; anything else starts cold
     outcome = run_search(method, model, out=out, spec=spec, dataset=profile.dataset, data_root=profile.imagenet_root,
                          device=profile.device, resume=same, force=not same, **kwargs)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": provenance(profile, model), "complete": True,
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": True,
                               "seconds": time.perf_counter() - t0})
     return outcome
 
@@ -192,7 +193,6 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     Cheaper than a whole QSViT search when only the sweep is shown: no Algorithms 2-4, no test pass.
     """
     import pandas as pd
-    import torch
 
     from .evaluate import Evaluator
     from .quant.memory import MemoryModel
@@ -212,7 +212,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     out.mkdir(parents=True, exist_ok=True)
     net = profile_model(profile, model)
     splits = {k: v for k, v in profile_splits(profile, model).items() if k in ("search",)}
-    with torch.no_grad(), Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=out / "memo.sqlite",
+    with Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=out / "memo.sqlite",
                                     device=profile.device, quiet=True) as ev:
         space = SearchSpace(ev.structure, MemoryModel(net), bits, scheme)
         ctx = SearchContext("qsvit-sweep", ev, space, None, Constraint(1.0, profile.delta))
