@@ -198,7 +198,7 @@ def cmd_search(args) -> int:
         levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
         drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
         gate=args.gate, gate_score=args.gate_score, rank_keep=args.rank_keep, trade_partners=args.trade_partners,
-        seed_greedy=args.seed_greedy, audit_gate=args.audit_gate,
+        seed_greedy=args.seed_greedy, audit_gate=args.audit_gate, verify_confidence=args.verify_confidence,
         resume=args.resume, force=args.force, memo=args.memo, device=args.device, **_batch(args),
         quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
         fuse_repconv=args.fuse_repconv,
@@ -342,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rank-keep", type=POSITIVE, help="rank gate: children fully evaluated per Beam round (default 2 x beam width)")
     p.add_argument("--drift-threshold", type=_number(float, 0, allow_inf=True), help="fixed drift gate threshold tau (default: calibrated; inf disables)")
     p.add_argument("--drift-margin", type=_number(float, 0, low_open=True), default=1.5, help="tau = margin x largest accepted score of the level (calibrated gate)")
+    p.add_argument("--verify-confidence", type=_number(float, 0.5, 1), default=0.95,
+                   help="one-sided confidence that the verified answer's true drop is within delta (paired margin on the "
+                        "verify split; 0.5: no margin; default 0.95)")
     p.add_argument("--audit-gate", action="store_true", help="also fully evaluate every pruned candidate (outside the timed search)")
     p.add_argument("--trade-partners", type=NONNEGATIVE, default=3, help="Beam: units tried as the raised half of a trade move (0: no trades)")
     p.add_argument("--seed-greedy", action=argparse.BooleanOptionalAction, default=True,

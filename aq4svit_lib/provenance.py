@@ -6,6 +6,7 @@ results (or an upgrade of torch) makes every stale memo entry and result folder 
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import platform
@@ -14,7 +15,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 #: Sub-packages / modules whose code can change an accuracy, a drift or a search decision.
 ENGINE_SOURCES = ("data", "models", "quant", "evaluate")
-SEARCH_SOURCES = ENGINE_SOURCES + ("search",)
+#: Entry modules of a whole search (run_search) and of QSViT's Algorithm-1 sweep alone.
+SEARCH_ENTRY = ("aq4svit_lib.search.run",)
+SWEEP_ENTRY = ("aq4svit_lib.search.qsvit",)
 
 
 @functools.lru_cache(maxsize=8)
@@ -30,6 +33,66 @@ def code_digest(parts: tuple[str, ...] = ENGINE_SOURCES) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _module_file(name: str) -> Path | None:
+    """The source file of an aq4svit_lib module or package (None outside the package)."""
+    parts = name.split(".")
+    if parts[0] != PACKAGE.name:
+        return None
+    base = PACKAGE.joinpath(*parts[1:])
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def _imports(name: str, file: Path) -> set[str]:
+    """aq4svit_lib modules that ``file`` (module ``name``) imports anywhere, including inside functions."""
+    package = name if file.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(file.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            base = ".".join(anchor + ([node.module] if node.module else []))
+            found.add(base)
+            found.update(f"{base}.{a.name}" for a in node.names)  # ``from . import x``: x may be a module
+    return {m for m in found if _module_file(m) is not None}
+
+
+@functools.lru_cache(maxsize=32)
+def import_closure(*modules: str) -> tuple[str, ...]:
+    """``modules`` and every aq4svit_lib module they import, transitively (static: read, not executed).
+
+    A result keys on the code of this closure: what computed it, not the whole package, so editing an
+    unrelated module (a plot, another search method) does not discard an hour of sweeps.
+    """
+    todo, seen = list(modules), set()
+    while todo:
+        name = todo.pop()
+        if name in seen or (file := _module_file(name)) is None:
+            continue
+        seen.add(name)
+        todo.extend(_imports(name, file))
+    return tuple(sorted(seen))
+
+
+@functools.lru_cache(maxsize=32)
+def closure_digest(*modules: str) -> str:
+    """Hash of the source files of :func:`import_closure` of ``modules``."""
+    h = hashlib.sha256()
+    for name in import_closure(*modules):
+        f = _module_file(name)
+        h.update(str(f.relative_to(PACKAGE)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def code_identity(*entry: str) -> dict:
+    """The code a result depends on: the engine's sub-packages (models are reached through objects, not
+    imports, so they are hashed whole) and the import closure of the computation's entry modules."""
+    return {"engine": code_digest(ENGINE_SOURCES), "method": closure_digest(*entry)}
+
+
 def library_versions() -> dict:
     import numpy
     import torch

@@ -56,6 +56,7 @@ class Profile:
     beam_width: int = 3
     beam_gate: str = "rank"  # Beam's gate policy (Greedy always uses the threshold gate)
     trade_partners: int = 3
+    verify_confidence: float = 0.95  # paired margin on verify (search/verify.py); 0.5: the plain count rule
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -142,17 +143,19 @@ def profile_model(prof: Profile, model: str):
 
 
 # -- cached searches ------------------------------------------------------------------------------
-def provenance(profile: Profile, model: str) -> dict:
-    """What a cached result depends on beyond its settings: the weights' content, the code, the libraries."""
+def provenance(profile: Profile, model: str, entry: tuple[str, ...] | None = None) -> dict:
+    """What a cached result depends on beyond its settings: the weights' content, the code that computes it
+    (``entry`` modules and their imports; default: a whole search), the libraries."""
     from .models import default_checkpoint
-    from .provenance import SEARCH_SOURCES, code_digest, file_digest, library_versions
+    from .provenance import SEARCH_ENTRY, code_identity, file_digest, library_versions
 
     ckpt = profile.checkpoint(model)
     try:
         path = Path(ckpt) if ckpt else default_checkpoint(model)
     except UsageError:  # no weights at all: a random-init model, nothing to fingerprint
         path = Path("")
-    return {"weights": file_digest(path) if path.is_file() else None, "code": code_digest(SEARCH_SOURCES), **library_versions()}
+    return {"weights": file_digest(path) if path.is_file() else None, "code": code_identity(*(entry or SEARCH_ENTRY)),
+            **library_versions()}
 
 
 
@@ -163,6 +166,7 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     settings = dict(
         method=method, model=model, delta=profile.delta, bits=list(profile.bits), beam_width=profile.beam_width,
         spec=asdict(profile.spec), dataset=profile.dataset, checkpoint=profile.checkpoint(model), batch_size=profile.batch_size,
+        verify_confidence=profile.verify_confidence,
     )
     if method == "beam":
         settings.update(gate=profile.beam_gate, trade_partners=profile.trade_partners)
@@ -204,7 +208,10 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     scheme = scheme or QuantScheme()
     settings = dict(model=model, bits=list(bits), scheme=scheme.to_dict(), spec=asdict(profile.spec), dataset=profile.dataset,
                     checkpoint=profile.checkpoint(model), batch_size=profile.batch_size)
-    digest = hashlib.sha256(json.dumps({**settings, **provenance(profile, model)}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    from .provenance import SWEEP_ENTRY
+
+    origin = provenance(profile, model, SWEEP_ENTRY)
+    digest = hashlib.sha256(json.dumps({**settings, **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / name
     table_file, stamp = out / "sensitivity.csv", out / "settings.json"
     if table_file.exists() and stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest:
@@ -221,7 +228,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     from .ioutil import write_text_atomic
 
     write_text_atomic(table_file, table.to_csv(index=False))
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "complete": True})
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": True})
     return table
 
 

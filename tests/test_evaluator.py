@@ -265,3 +265,20 @@ def test_the_order_is_memoised(tmp_path, small_splits):
     again = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True)
     again.accuracy(QuantConfig())
     assert again.counters["images_forwarded"] == 0
+
+
+def test_per_image_hits_match_the_model_in_split_order_and_survive_the_memo(tmp_path, small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=50, memo=tmp_path / "m.sqlite", quiet=True)
+    fp32, quant = ev.accuracy(QuantConfig()), ev.accuracy(QuantConfig(default=3))
+    split = ev.split("search")  # hardest-first order: FP32's record was written by the ordering pass
+    x, y = next(iter(split.batches(len(split))))
+    with torch.no_grad():
+        assert (fp32.hit_mask() == (model(x).argmax(1) == y).numpy()).all()
+    assert quant.hit_mask().sum() == quant.correct and len(quant.hit_mask()) == quant.n
+    assert (fp32.hit_mask() != quant.hit_mask()).any()  # 3 bits changes some answers
+    again = Evaluator(model, small_splits, batch_size=50, memo=tmp_path / "m.sqlite", quiet=True)
+    replay = again.accuracy(QuantConfig(default=3))
+    assert replay.from_memo and (replay.hit_mask() == quant.hit_mask()).all()
+    rejected = again.accuracy(QuantConfig(default=2), floor=fp32.accuracy)
+    assert not rejected.complete and rejected.hit_mask() is None

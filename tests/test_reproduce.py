@@ -38,7 +38,7 @@ def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_p
 
     from aq4svit_lib.evaluate import engine
     from aq4svit_lib.models import default_checkpoint
-    from aq4svit_lib.provenance import code_digest, library_versions
+    from aq4svit_lib.provenance import SWEEP_ENTRY, code_digest, library_versions
     from aq4svit_lib.reproduce import provenance
 
     ckpt = tmp_path / "sdtv3_tiny.safetensors"
@@ -54,6 +54,18 @@ def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_p
     assert after["weights"] != before["weights"] and after["code"] == before["code"]
     assert before["torch"] == torch.__version__ == library_versions()["torch"]
     assert code_digest(("search",)) != code_digest(("evaluate",))  # the code hash covers what it names
+    assert provenance(prof, "sdtv3_tiny", SWEEP_ENTRY)["code"] != after["code"]  # a sweep keys on less code
+
+
+def test_sweeps_key_on_the_code_they_import_not_on_other_search_methods():
+    from aq4svit_lib.provenance import SEARCH_ENTRY, SWEEP_ENTRY, import_closure
+
+    sweep, search = set(import_closure(*SWEEP_ENTRY)), set(import_closure(*SEARCH_ENTRY))
+    assert {"aq4svit_lib.search.qsvit", "aq4svit_lib.search.common", "aq4svit_lib.evaluate.engine",
+            "aq4svit_lib.quant.quantizers"} <= sweep < search
+    # editing the gate, Beam or the verification step must not discard an hour of QSViT sweeps
+    assert not sweep & {"aq4svit_lib.search.gate", "aq4svit_lib.search.aq4svit", "aq4svit_lib.search.verify"}
+    assert {"aq4svit_lib.search.gate", "aq4svit_lib.search.verify", "aq4svit_lib.models.checkpoint"} <= search
     assert torch.__version__ in engine.ENGINE_VERSION and code_digest() in engine.ENGINE_VERSION  # the memo's key
 
 

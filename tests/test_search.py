@@ -4,6 +4,7 @@ import json
 import math
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -205,6 +206,27 @@ def test_verify_split_checks_the_answer_and_backs_off_to_a_larger_feasible_confi
     tight = search("greedy", tmp_path / "tight", delta=0.01)
     assert tight.result["verify"]["tries"][-1]["passed"]
     assert tight.result["memory_bytes"] >= tight.result["verify"]["search_choice_bytes"]
+
+
+def test_verify_margin_is_the_paired_standard_error_and_only_raises_the_bar(tmp_path, greedy_run):
+    from aq4svit_lib.search.verify import paired_drop, z_of
+
+    outcome, _ = greedy_run
+    v = outcome.result["verify"]
+    assert v["confidence"] == 0.95 and v["z"] == pytest.approx(1.6449, abs=1e-4)
+    last = v["tries"][-1]
+    if last["standard_error"] is not None:  # a quantized answer passed with the margin
+        assert last["verify_accuracy"] >= v["floor"] + v["z"] * last["standard_error"]
+    plain = search("greedy", tmp_path / "plain", verify_confidence=0.5)  # z = 0: the count rule alone
+    assert plain.result["verify"]["z"] == 0 and all(t["standard_error"] is None for t in plain.result["verify"]["tries"])
+    assert plain.result["memory_bytes"] <= outcome.result["memory_bytes"]  # the margin never admits a smaller answer
+    # paired statistics on hand-made hits: 10 images, reference right on 9, candidate on 7, discordant on 4
+    ref = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
+    cand = np.array([1, 1, 1, 1, 1, 0, 0, 0, 1, 1], dtype=bool)
+    drop, se = paired_drop(ref, cand)
+    assert drop == pytest.approx(0.2) and se == pytest.approx(math.sqrt((0.4 - 0.04) / 10))
+    with pytest.raises(UsageError, match="confidence"):
+        z_of(1.0)
 
 
 def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):

@@ -9,7 +9,7 @@ evaluation's and only the time differs.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Floors are fractions derived from other fractions (FP32 accuracy - delta); absorb float noise
 # such as 0.885 * 5000 = 4425.000000000001 so that the count rule is the intended one.
@@ -36,6 +36,9 @@ class Tally:
     correct: int = 0
     correct5: int = 0
     seen: int = 0
+    #: per-image top-1 hits in split order (bool tensors per batch): a paired comparison of two configs
+    #: on the same images needs them, counts alone cannot give the variance of a drop
+    hits: list = field(default_factory=list)
 
     @property
     def allowed_errors(self) -> int:

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -56,6 +57,11 @@ class AccuracyResult:
     seconds: float = 0.0
     from_memo: bool = False
     start_block: int = 0
+    hits: str | None = None  # packed per-image top-1 hits of a complete pass (see :meth:`hit_mask`)
+
+    def hit_mask(self) -> np.ndarray | None:
+        """Per-image top-1 correctness in the split's order (None unless complete)."""
+        return unpack_hits(self.hits, self.n) if self.complete and self.hits else None
 
     @property
     def accuracy(self) -> float | None:
@@ -86,7 +92,20 @@ def _quiet_default() -> bool:
 def _count(tally: Tally, logits: torch.Tensor, y: torch.Tensor) -> None:
     """Add one batch's top-1 / top-5 hits to ``tally``."""
     hit = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
+    tally.hits.append(hit[:, 0].cpu())
     tally.add(int(hit[:, 0].sum()), int(hit.any(dim=1).sum()), len(y))
+
+
+def _pack_hits(tally: Tally, order=None) -> str | None:
+    """The per-image hits of a complete pass as a hex bit string (in ``order`` if given), for the memo."""
+    if tally.seen != tally.n:
+        return None
+    hits = torch.cat(tally.hits).numpy() if tally.hits else np.zeros(0, dtype=bool)
+    return np.packbits(hits if order is None else hits[order]).tobytes().hex()
+
+
+def unpack_hits(packed: str, n: int) -> np.ndarray:
+    return np.unpackbits(np.frombuffer(bytes.fromhex(packed), dtype=np.uint8), count=n).astype(bool)
 
 
 class Evaluator:
@@ -173,7 +192,7 @@ class Evaluator:
         # accuracy does not depend on the order: record FP32's now rather than forwarding it again
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.n, "complete": True,
-                  "floor": None, "seconds": 0.0}
+                  "floor": None, "seconds": 0.0, "hits": _pack_hits(tally, order)}
         self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", record)
 
     def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
@@ -295,7 +314,8 @@ class Evaluator:
         tally, forwarded, start = self._run(bits, scheme, sp, "acc", floor=floor)
         self.counters["evaluations"] += 1
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.seen,
-                  "complete": tally.seen == tally.n, "floor": floor, "seconds": time.perf_counter() - t0}
+                  "complete": tally.seen == tally.n, "floor": floor, "seconds": time.perf_counter() - t0,
+                  "hits": _pack_hits(tally)}
         self.memo.put(key, "accuracy", record)
         return self._accuracy_result(sp, record, floor, forwarded=forwarded, start=start)
 
@@ -306,7 +326,7 @@ class Evaluator:
         else:
             passed = False  # rejected early under a floor <= the one asked now
         return AccuracyResult(sp.name, r["n"], r["correct"], r["correct5"], r["seen"], r["complete"], floor, passed,
-                              forwarded, 0.0 if from_memo else r["seconds"], from_memo, start)
+                              forwarded, 0.0 if from_memo else r["seconds"], from_memo, start, r.get("hits"))
 
     # -- drift ------------------------------------------------------------------------------
     def _ensure_reference(self) -> DriftReference:

@@ -31,7 +31,7 @@ from .common import Constraint, SearchContext, fp32_bits
 from .qsvit import QSViT, QSViTSettings
 from .results import ResultFolder
 from .space import DEFAULT_BITS, SearchSpace, parse_bits
-from .verify import verify
+from .verify import verify, z_of
 
 METHODS = ("qsvit", "greedy", "beam")
 
@@ -85,6 +85,7 @@ def run_search(
     trade_partners: int = 3,
     seed_greedy: bool = True,
     audit_gate: bool = False,
+    verify_confidence: float = 0.95,
     tolerance: float = 5.0,
     resume: bool = False,
     force: bool = False,
@@ -101,6 +102,7 @@ def run_search(
 ) -> SearchOutcome:
     """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
     bits = _validate(method, bits, delta, model)
+    z_of(verify_confidence)
     qs = QSViTSettings(tolerance=tolerance) if method == "qsvit" else None
     aq = AQ4SViTSettings(method, tuple(levels), beam_width, drift_threshold, drift_margin, minibatch_slack=minibatch_slack, gate=gate,
                          gate_score=gate_score, rank_keep=rank_keep, trade_partners=trade_partners, seed_greedy=seed_greedy,
@@ -131,7 +133,7 @@ def run_search(
         ctx.constraint = Constraint(evaluator.accuracy(fp32_bits(space), "search").accuracy, delta, relative)
     try:
         final, table, extra = _run_method(ctx, qs, aq)
-        final, extra["verify"] = verify(ctx, final)
+        final, extra["verify"] = verify(ctx, final, verify_confidence)
     finally:
         progress.close()
     with ctx.in_phase("final"):
