@@ -55,6 +55,7 @@ def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_p
     assert before["torch"] == torch.__version__ == library_versions()["torch"]
     assert code_digest(("search",)) != code_digest(("evaluate",))  # the code hash covers what it names
     assert provenance(prof, "sdtv3_tiny", SWEEP_ENTRY)["code"] != after["code"]  # a sweep keys on less code
+    assert torch.__version__ in engine.ENGINE_VERSION and code_digest() in engine.ENGINE_VERSION  # the memo's key
 
 
 def test_sweeps_key_on_the_code_they_import_not_on_other_search_methods():
@@ -66,7 +67,6 @@ def test_sweeps_key_on_the_code_they_import_not_on_other_search_methods():
     # editing the gate, Beam or the verification step must not discard an hour of QSViT sweeps
     assert not sweep & {"aq4svit_lib.search.gate", "aq4svit_lib.search.aq4svit", "aq4svit_lib.search.verify"}
     assert {"aq4svit_lib.search.gate", "aq4svit_lib.search.verify", "aq4svit_lib.models.checkpoint"} <= search
-    assert torch.__version__ in engine.ENGINE_VERSION and code_digest() in engine.ENGINE_VERSION  # the memo's key
 
 
 @pytest.fixture
