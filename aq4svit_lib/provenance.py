@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent
 ENGINE_SOURCES = ("data", "models", "quant", "evaluate")
 #: Entry modules of a whole search (run_search) and of QSViT's Algorithm-1 sweep alone.
 SEARCH_ENTRY = ("aq4svit_lib.search.run",)
-SWEEP_ENTRY = ("aq4svit_lib.search.qsvit",)
+SWEEP_ENTRY = ("aq4svit_lib.search.sensitivity",)
 
 
 @functools.lru_cache(maxsize=8)

@@ -8,7 +8,7 @@ search notebook, ``method``) as parameters:
 - ``full``: the 5000-image search split and a second, finer bit list;
 - ``imagenet``: the official ImageNet checkpoints (``--imagenet-root``, ``--checkpoint-dir``), on a GPU.
 
-Searches write to ``results/<profile>/<model>/<name>/``; a folder whose ``settings.json`` matches
+Searches write to ``results/<profile>/<model>/<name>/``; a folder whose ``reproduce.json`` matches
 the requested settings is reused (re-running a notebook is fast), otherwise it is recomputed.
 """
 
@@ -174,7 +174,7 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
     digest = hashlib.sha256(json.dumps({**settings, **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
-    stamp = out / "settings.json"
+    stamp = out / "reproduce.json"
     same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
     if same and (out / "result.json").exists():
         return load_outcome(out, model, method)
@@ -202,7 +202,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     from .quant.memory import MemoryModel
     from .quant.quantizers import QuantScheme
     from .search.common import Constraint, SearchContext, fp32_bits
-    from .search.qsvit import QSViT, QSViTSettings
+    from .search.sensitivity import sensitivity_sweep
     from .search.space import SearchSpace
 
     scheme = scheme or QuantScheme()
@@ -213,7 +213,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     origin = provenance(profile, model, SWEEP_ENTRY)
     digest = hashlib.sha256(json.dumps({**settings, **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / name
-    table_file, stamp = out / "sensitivity.csv", out / "settings.json"
+    table_file, stamp = out / "sensitivity.csv", out / "reproduce.json"
     if table_file.exists() and stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest:
         return pd.read_csv(table_file)
     out.mkdir(parents=True, exist_ok=True)
@@ -224,7 +224,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
         space = SearchSpace(ev.structure, MemoryModel(net), bits, scheme)
         ctx = SearchContext("qsvit-sweep", ev, space, None, Constraint(1.0, profile.delta))
         ctx.constraint = Constraint(ev.accuracy(fp32_bits(space), "search").accuracy, profile.delta)
-        table = QSViT(ctx, QSViTSettings()).algorithm1()
+        table = sensitivity_sweep(ctx)
     from .ioutil import write_text_atomic
 
     write_text_atomic(table_file, table.to_csv(index=False))

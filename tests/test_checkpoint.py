@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from aq4svit_lib.errors import CheckpointError
-from aq4svit_lib.models import create_model
-from aq4svit_lib.models.checkpoint import load_checkpoint, load_model, save_checkpoint
+from aq4svit_lib.models import create_model, load_model
+from aq4svit_lib.models.checkpoint import load_checkpoint, save_checkpoint
 from tests.conftest import random_model
 
 

@@ -51,7 +51,7 @@ def test_missing_dataset_is_one_message_without_traceback(tmp_path, monkeypatch,
     code = cli.main(["data", "--data-root", str(tmp_path / "nowhere")])
     err = capsys.readouterr().err
     assert code == 2
-    assert "Fashion-MNIST not found" in err and str(tmp_path / "nowhere") in err and "Traceback" not in err
+    assert "no such folder" in err and str(tmp_path / "nowhere") in err and "Traceback" not in err
 
 
 def test_console_script_and_eval_print_the_accuracy():

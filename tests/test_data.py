@@ -106,15 +106,30 @@ def test_fashion_mnist_labels_are_the_real_ones():
 
 # -- bad input ----------------------------------------------------------------------------
 def test_missing_dataset_names_every_path(tmp_path, monkeypatch):
-    monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "env"))
+    monkeypatch.delenv("AQ4SVIT_DATA", raising=False)
     monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
     monkeypatch.setattr(fm, "TORCHVISION_CACHE", tmp_path / "tv")
     with pytest.raises(DataError) as err:
-        fm.locate(tmp_path / "explicit")
+        fm.locate()
     msg = str(err.value)
-    for p in ("explicit", "env", "debian", "tv"):
+    for p in ("debian", "tv"):
         assert str(tmp_path / p) in msg
     assert "apt-get install dataset-fashion-mnist" in msg and "--download" in msg
+
+
+@pytest.mark.parametrize("how", ["root", "env"])
+def test_an_explicit_folder_without_the_files_is_an_error_not_a_fallback(tmp_path, monkeypatch, how):
+    (tmp_path / "debian").mkdir()
+    fake_fmnist(tmp_path / "debian")  # a usable copy exists elsewhere: it must not be used silently
+    monkeypatch.setattr(fm, "DEBIAN_DIR", tmp_path / "debian")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.delenv("AQ4SVIT_DATA", raising=False)
+    if how == "env":
+        monkeypatch.setenv("AQ4SVIT_DATA", str(tmp_path / "empty"))
+    with pytest.raises(DataError, match="does not hold Fashion-MNIST's four IDX files"):
+        fm.locate(tmp_path / "empty" if how == "root" else None)
+    with pytest.raises(DataError, match="no such folder"):
+        fm.locate(tmp_path / "nowhere")
 
 
 def test_lookup_order_root_env_debian_cache(tmp_path, monkeypatch):

@@ -62,10 +62,11 @@ def test_sweeps_key_on_the_code_they_import_not_on_other_search_methods():
     from aq4svit_lib.provenance import SEARCH_ENTRY, SWEEP_ENTRY, import_closure
 
     sweep, search = set(import_closure(*SWEEP_ENTRY)), set(import_closure(*SEARCH_ENTRY))
-    assert {"aq4svit_lib.search.qsvit", "aq4svit_lib.search.common", "aq4svit_lib.evaluate.engine",
+    assert {"aq4svit_lib.search.sensitivity", "aq4svit_lib.search.common", "aq4svit_lib.evaluate.engine",
             "aq4svit_lib.quant.quantizers"} <= sweep < search
     # editing the gate, Beam or the verification step must not discard an hour of QSViT sweeps
-    assert not sweep & {"aq4svit_lib.search.gate", "aq4svit_lib.search.aq4svit", "aq4svit_lib.search.verify"}
+    assert not sweep & {"aq4svit_lib.search.gate", "aq4svit_lib.search.aq4svit", "aq4svit_lib.search.verify",
+                        "aq4svit_lib.search.qsvit", "aq4svit_lib.search.run"}
     assert {"aq4svit_lib.search.gate", "aq4svit_lib.search.verify", "aq4svit_lib.models.checkpoint"} <= search
 
 

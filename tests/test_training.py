@@ -5,7 +5,7 @@ import torch
 
 from aq4svit_lib.data import SplitSpec, load_splits
 from aq4svit_lib.errors import UsageError
-from aq4svit_lib.models.checkpoint import load_model
+from aq4svit_lib.models import load_model
 from aq4svit_lib.training import TrainConfig, WeightAverage, accuracy, augment, lr_at, precise_bn, train
 
 

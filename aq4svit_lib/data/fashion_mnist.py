@@ -2,7 +2,7 @@
 
 Look-up order: explicit ``root`` -> env var ``AQ4SVIT_DATA`` -> the Debian package path
 (``apt-get install dataset-fashion-mnist``) -> torchvision's cache (downloaded there only when
-``download=True``). A directory counts when it holds the four IDX files (``.gz`` or not), directly
+``download=True``). An explicit root or AQ4SVIT_DATA that lacks the files is an error (no fall-back). A directory counts when it holds the four IDX files (``.gz`` or not), directly
 or under ``FashionMNIST/raw`` (torchvision's layout) or ``fashion-mnist/``.
 """
 
@@ -78,7 +78,21 @@ def candidate_dirs(root: str | Path | None = None) -> list[Path]:
 
 
 def locate(root: str | Path | None = None, download: bool = False) -> Path:
-    """Return the first directory holding Fashion-MNIST; download into torchvision's cache if allowed."""
+    """Return the first directory holding Fashion-MNIST; download into torchvision's cache if allowed.
+
+    An explicit ``root`` (or AQ4SVIT_DATA) is a demand, not a hint: if it lacks the files, that is an
+    error, never a silent fall-back to another copy.
+    """
+    explicit = [(what, Path(d).expanduser()) for what, d in (("--data-root", root), ("AQ4SVIT_DATA", os.environ.get("AQ4SVIT_DATA")))
+                if d]
+    if explicit:
+        what, d = explicit[0]
+        if not d.is_dir():
+            raise DataError(f"{what} {d}: no such folder")
+        if not (_find_files(d, "train") and _find_files(d, "test")):
+            raise DataError(f"{what} {d} does not hold Fashion-MNIST's four IDX files (train/t10k images and labels, "
+                            f"optionally .gz, directly or under FashionMNIST/raw or fashion-mnist/)")
+        return d
     tried = candidate_dirs(root)
     for d in tried:
         if _find_files(d, "train") and _find_files(d, "test"):

@@ -6,6 +6,9 @@ firing and reset, all time steps; SDT v3: the input of the multi-spike quantizer
 
     drift_l = || H_l(quantized) - H_l(FP32) ||_2 / || H_l(FP32) ||_2      (over images, steps, neurons)
     drift   = mean_l drift_l            (``max_l drift_l`` is reported too)
+
+over the layers whose FP32 membrane is not zero everywhere on the minibatch (a layer silent there has
+no scale; it is left out and the evaluator logs a warning naming it).
     spike disagreement = mean_l  fraction of outputs that differ from FP32's
 
 FP32 membranes are computed once per evaluator. When they would not fit in memory (ImageNet
@@ -125,14 +128,19 @@ class DriftResult:
         return {k: getattr(self, k) for k in ("drift", "drift_max", "spike_disagreement", "per_layer", "correct", "correct5", "n", "aggregate", "seconds", "start_block")}
 
 
+def silent_layers(reference: DriftReference) -> list[str]:
+    """Layers whose FP32 membrane is zero everywhere on the minibatch: no scale to measure drift against."""
+    return [name for name, ref in reference.layers.items() if not ref.ref2 > 0]
+
+
 def summarize(reference: DriftReference, sums: dict[str, list[float]], aggregate: str = "mean") -> tuple[float, float, float, dict[str, float]]:
+    """Aggregate drift over the layers with a nonzero FP32 membrane (a silent layer would make the ratio
+    infinite for any change and the gate would prune everything; the evaluator warns about them)."""
     per_layer, disagree = {}, []
     for name, ref in reference.layers.items():
         diff2, dis = sums.get(name, (0.0, 0))
         if ref.ref2 > 0:
             per_layer[name] = math.sqrt(diff2 / ref.ref2)
-        else:
-            per_layer[name] = 0.0 if diff2 == 0 else math.inf
         disagree.append(dis / ref.count if ref.count else 0.0)
     values = list(per_layer.values()) or [0.0]
     agg = max(values) if aggregate == "max" else sum(values) / len(values)

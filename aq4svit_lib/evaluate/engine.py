@@ -14,9 +14,12 @@ The model's FP32 weights are restored after every call.
 
 from __future__ import annotations
 
+import copy
 import hashlib
+import logging
 import os
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +36,7 @@ from ..provenance import engine_version
 from ..quant.apply import WeightQuantizer
 from ..quant.config import QuantConfig
 from ..quant.quantizers import FP32, QuantScheme
-from .drift import DriftAccumulator, DriftReference, DriftResult, summarize
+from .drift import DriftAccumulator, DriftReference, DriftResult, silent_layers, summarize
 from .early_rejection import Tally, passes
 from .memo import InMemoryMemo, Memo, model_fingerprint, result_key
 from .prefix_cache import PrefixCache
@@ -41,6 +44,7 @@ from .prefix_cache import PrefixCache
 #: The engine's identity in memo keys: a hash of the code of data, models, quant and evaluate plus the
 #: torch / numpy versions, so any change that could alter a number makes old memo entries miss.
 ENGINE_VERSION = engine_version()
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -130,10 +134,12 @@ class Evaluator:
         if drift_aggregate not in ("mean", "max"):
             raise UsageError("drift_aggregate must be 'mean' or 'max'")
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.model = model.to(self.device).eval()
+        # a private copy: the memo and the prefix cache key on the weights seen here, so a caller who
+        # later edits its model (or its batch size, a read-only property) cannot make them stale
+        self.model = copy.deepcopy(model).to(self.device).eval()
         self.splits = splits
         self.scheme = scheme or QuantScheme()
-        self.batch_size = batch_size
+        self._batch_size = batch_size
         self.quantizer = WeightQuantizer(self.model, self.scheme)
         self.structure = self.quantizer.structure
         self.n_blocks = len(self.structure.blocks)
@@ -151,6 +157,18 @@ class Evaluator:
         self._pins: list[tuple[dict[str, int], QuantScheme]] = []
         self._hardest_first = set(hardest_first)
         self._ordered: set[str] = set()
+        #: memo records written by this evaluator carry it: a hit on another session's record is work a
+        #: previous (killed) run did, whose original seconds a resumed search adds back to its time
+        self.session = uuid.uuid4().hex[:12]
+
+    @property
+    def batch_size(self) -> int:
+        """Fixed at construction: it is part of every memo key (it moves float sums)."""
+        return self._batch_size
+
+    def _replayed(self, record: dict) -> None:
+        if record.get("session") not in (None, self.session):
+            self.counters["replayed_seconds"] += record.get("seconds") or 0.0
 
     # -- config handling ---------------------------------------------------------------------
     def split(self, name: str) -> Split:
@@ -309,13 +327,14 @@ class Evaluator:
         cached = self.memo.get(key)
         if cached is not None and (cached["complete"] or (floor is not None and cached["floor"] is not None and floor >= cached["floor"])):
             self.counters["memo_hits"] += 1
+            self._replayed(cached)
             return self._accuracy_result(sp, cached, floor, from_memo=True)
         t0 = time.perf_counter()
         tally, forwarded, start = self._run(bits, scheme, sp, "acc", floor=floor)
         self.counters["evaluations"] += 1
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.seen,
                   "complete": tally.seen == tally.n, "floor": floor, "seconds": time.perf_counter() - t0,
-                  "hits": _pack_hits(tally)}
+                  "hits": _pack_hits(tally), "session": self.session}
         self.memo.put(key, "accuracy", record)
         return self._accuracy_result(sp, record, floor, forwarded=forwarded, start=start)
 
@@ -339,7 +358,11 @@ class Evaluator:
         ref = DriftReference(time_major=family != "sdtv3", positions_per_layer=self._drift_positions())
         tally, _, _ = self._run_reference(ref, fp32, sp)
         self._reference = ref
-        zero = {name: 0.0 for name in ref.layers}
+        silent = silent_layers(ref)
+        if silent:
+            log.warning("%d spiking layer(s) never charge in FP32 on the %s split and are left out of drift: %s",
+                        len(silent), sp.name, ", ".join(silent[:5]) + (" ..." if len(silent) > 5 else ""))
+        zero = {name: 0.0 for name in ref.layers if name not in silent}
         self._fp32_drift_result = DriftResult(0.0, 0.0, 0.0, zero, tally.correct, tally.correct5, tally.n,
                                               self.drift_aggregate, time.perf_counter() - t0)
         return ref
@@ -382,7 +405,9 @@ class Evaluator:
         cached = self.memo.get(key)
         if cached is not None:
             self.counters["memo_hits"] += 1
-            return DriftResult(**{**cached, "seconds": 0.0, "from_memo": True})
+            self._replayed(cached)
+            fields = {k: v for k, v in cached.items() if k != "session"}
+            return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
         ref = self._ensure_reference()
         if all(b == FP32 for b in bits.values()):
             result = self._fp32_drift_result
@@ -394,7 +419,7 @@ class Evaluator:
             agg, worst, disagree, per_layer = summarize(ref, acc.sums, self.drift_aggregate)
             result = DriftResult(agg, worst, disagree, per_layer, tally.correct, tally.correct5, tally.n,
                                  self.drift_aggregate, time.perf_counter() - t0, False, start)
-        self.memo.put(key, "drift", result.to_dict())
+        self.memo.put(key, "drift", {**result.to_dict(), "session": self.session})
         return result
 
     # -- bookkeeping ------------------------------------------------------------------------

@@ -3,10 +3,10 @@
 from .base import BlockInfo, LayerInfo, QuantStructure, SpikingBackbone
 from .fuse import fuse_repconv
 from .neurons import LIF, MultiSpike, observe_neurons, record_membranes
-from .registry import REGISTRY, create_model, default_checkpoint, get_entry, list_models
+from .registry import REGISTRY, create_model, default_checkpoint, get_entry, list_models, load_model
 
 __all__ = [
     "BlockInfo", "LayerInfo", "QuantStructure", "SpikingBackbone", "LIF", "MultiSpike",
     "observe_neurons", "record_membranes", "REGISTRY", "create_model", "default_checkpoint",
-    "get_entry", "list_models", "fuse_repconv",
+    "get_entry", "list_models", "load_model", "fuse_repconv",
 ]

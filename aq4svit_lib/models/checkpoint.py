@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..ioutil import atomic_path
 
 WRAPPER_KEYS = ("state_dict", "model", "state_dict_ema", "module")
 MAX_LISTED = 25
@@ -119,18 +120,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata) -> Path:
     meta = {"format": "aq4svit.checkpoint", "model": cfg.get("name", ""), "kwargs": json.dumps(cfg.get("kwargs", {}))}
     meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in metadata.items()})
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=meta)
     return path
-
-
-def load_model(path: str | Path, **overrides):
-    """Rebuild a model from one of our checkpoints (its header names the model and arguments)."""
-    from .registry import create_model
-
-    _, meta = read_state_dict(path)
-    if meta.get("format") != "aq4svit.checkpoint":
-        raise CheckpointError(f"{path} is not an aq4svit checkpoint; use create_model(name, checkpoint=path)")
-    kwargs = {**json.loads(meta.get("kwargs", "{}")), **overrides}
-    return create_model(meta["model"], checkpoint=path, **kwargs)

@@ -7,11 +7,13 @@ checkpoints ship in ``data/checkpoints``.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import UsageError, choices
+from ..errors import CheckpointError, UsageError, choices
 from .base import SpikingBackbone
+from .checkpoint import load_checkpoint, read_state_dict
 from .sdt_v1 import SpikeDrivenTransformer
 from .sdt_v2 import MetaSpikeFormer
 from .sdt_v3 import ESpikeFormer
@@ -139,8 +141,6 @@ def create_model(name: str, checkpoint: str | Path | None = None, *, strict: boo
         raise UsageError(f"bad arguments for {name}: {exc}") from None
     model.default_cfg = {"name": name, "family": entry.family, "kwargs": kwargs, "dataset": entry.dataset}
     if checkpoint is not None:
-        from .checkpoint import load_checkpoint
-
         if checkpoint == "default":
             checkpoint = default_checkpoint(name)
         load_checkpoint(model, checkpoint, strict=strict)
@@ -152,3 +152,12 @@ def default_checkpoint(name: str) -> Path:
     if entry.default_checkpoint is None:
         raise UsageError(f"{name} has no shipped checkpoint; pass --checkpoint PATH")
     return CHECKPOINT_DIR / entry.default_checkpoint
+
+
+def load_model(path: str | Path, **overrides) -> SpikingBackbone:
+    """Rebuild a model from one of our checkpoints (its header names the model and arguments)."""
+    _, meta = read_state_dict(path)
+    if meta.get("format") != "aq4svit.checkpoint":
+        raise CheckpointError(f"{path} is not an aq4svit checkpoint; use create_model(name, checkpoint=path)")
+    kwargs = {**json.loads(meta.get("kwargs", "{}")), **overrides}
+    return create_model(meta["model"], checkpoint=path, **kwargs)

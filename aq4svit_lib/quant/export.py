@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ..errors import CheckpointError
+from ..ioutil import atomic_path
 from .apply import WeightQuantizer
 from .config import QuantConfig
 from .quantizers import FP32, dequantize
@@ -72,9 +73,8 @@ def export_packed(model: nn.Module, config: QuantConfig, path: str | Path) -> Pa
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
     return path
 
 

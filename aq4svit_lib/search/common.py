@@ -66,13 +66,14 @@ class SearchContext:
     phase: str = ""
     started: float = field(default_factory=time.perf_counter)
 
-    excluded: dict = field(default_factory=lambda: {"seconds": 0.0, "images_forwarded": 0})  # untimed work so far
+    excluded: dict = field(default_factory=lambda: {"seconds": 0.0, "images_forwarded": 0, "replayed_seconds": 0.0})  # untimed work
 
     @contextlib.contextmanager
     def in_phase(self, name: str):
         """Time a phase; an untimed phase nested in it (the gate audit) is not charged to it."""
         previous, self.phase = self.phase, name
         t0, img0 = time.perf_counter(), self.evaluator.counters["images_forwarded"]
+        re0 = self.evaluator.counters["replayed_seconds"]
         ex0 = dict(self.excluded)
         try:
             yield
@@ -87,6 +88,8 @@ class SearchContext:
                 images -= self.excluded["images_forwarded"] - ex0["images_forwarded"]
             p["seconds"] += seconds
             p["images_forwarded"] += images
+            if name in UNTIMED_PHASES:
+                self.excluded["replayed_seconds"] += self.evaluator.counters["replayed_seconds"] - re0
             self.phase = previous
 
     def tick(self) -> None:
@@ -136,6 +139,7 @@ class SearchContext:
             if choice is not None and choice != space.key(bits):  # what the back-off avoided, measured on test
                 extra["verify"]["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
         memory = space.memory_bytes(bits)
+        replayed = ev.counters["replayed_seconds"] - self.excluded["replayed_seconds"]
         result = base_result(
             method=self.method,
             model=ev.model.default_cfg.get("name", ""),
@@ -163,7 +167,10 @@ class SearchContext:
             memory_bytes=memory,
             fp32_bytes=space.fp32_bytes,
             saving_vs_fp32=1 - memory / space.fp32_bytes,
-            search_seconds=round(sum(p["seconds"] for k, p in self.phases.items() if k not in UNTIMED_PHASES), 3),
+            # a resumed search replays a killed run's evaluations from its memo in no time: their original
+            # seconds are added back, so the reported time is that of one whole search, not of the replay
+            search_seconds=round(sum(p["seconds"] for k, p in self.phases.items() if k not in UNTIMED_PHASES) + replayed, 3),
+            replayed_seconds=round(replayed, 3),
             wall_seconds=round(time.perf_counter() - self.started, 3),
             evaluations={k: int(self.counters[k]) for k in ("generated", "gated", "minibatch", "pruned_minibatch", "full", "verify")},
             images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k not in UNTIMED_PHASES)),

@@ -30,6 +30,7 @@ import pandas as pd
 from ..errors import UsageError
 from ..quant.quantizers import FP32
 from .common import SearchContext, fp32_bits
+from .sensitivity import measure, sensitivity_sweep
 
 HIGH_RULES = ("next_above",)
 
@@ -57,45 +58,11 @@ class QSViT:
         self.explored: list[dict] = []
 
     def _measure(self, bits: dict[str, int], **fields) -> float:
-        ctx = self.ctx
-        t0 = time.perf_counter()
-        ctx.counters["generated"] += 1
-        r = ctx.full_accuracy(bits)
-        ctx.record(bits, "measured", time.perf_counter() - t0, search_accuracy=r.accuracy, **fields)
-        return r.accuracy
+        return measure(self.ctx, bits, **fields)
 
     # -- Algorithm 1 ------------------------------------------------------------------------------
     def algorithm1(self) -> pd.DataFrame:
-        ctx, space = self.ctx, self.space
-        fp32_acc = ctx.constraint.fp32_accuracy
-        base = fp32_bits(space)
-        rows = []
-        with ctx.in_phase("alg1_sensitivity"):
-            for group in self.groups:
-                block, kind = group.name.split(":")
-                info = space.structure.block_index[block]
-                for p in self.precisions:
-                    bits = space.set_unit(base, group, p)
-                    acc = self._measure(bits, sweep="group", unit=group.name)
-                    rows.append(dict(sweep="group", stage=info.stage, block=block, layer_kind=kind, bits=p, accuracy=acc,
-                                     drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits),
-                                     group_fp32_bytes=space.unit_fp32_bytes(group)))
-            if self.settings.uniform_sweeps:
-                for p in self.precisions:
-                    bits = {name: p for name in base}
-                    acc = self._measure(bits, sweep="network", unit="network")
-                    rows.append(dict(sweep="network", stage="*", block="*", layer_kind="*", bits=p, accuracy=acc,
-                                     drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits), group_fp32_bytes=space.fp32_bytes))
-                kinds = sorted({layer.kind for layer in space.structure.layers})
-                for kind in kinds:
-                    layers = [layer.name for layer in space.structure.layers if layer.kind == kind]
-                    for p in self.precisions:
-                        bits = {**base, **{name: p for name in layers}}
-                        acc = self._measure(bits, sweep="kind", unit=f"*:{kind}")
-                        rows.append(dict(sweep="kind", stage="*", block="*", layer_kind=kind, bits=p, accuracy=acc,
-                                         drop=(fp32_acc - acc) * 100, memory_bytes=space.memory_bytes(bits),
-                                         group_fp32_bytes=space.memory.bytes_of(layers, FP32, space.scheme)))
-        return pd.DataFrame(rows)
+        return sensitivity_sweep(self.ctx, self.settings.uniform_sweeps)
 
     # -- Algorithm 2 ------------------------------------------------------------------------------
     def base_settings(self, table: pd.DataFrame) -> tuple[dict[str, int], dict[str, int], dict[str, float]]:

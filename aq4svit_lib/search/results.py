@@ -1,6 +1,7 @@
 """The result folder every search writes (QSViT and AQ4SViT alike).
 
     result.json      summary (schema below, validated by :func:`validate_result`)
+    settings.json    the run's complete settings (a resume with different ones is refused)
     config.json      the final QuantConfig
     trace.jsonl      one line per evaluated candidate
     sensitivity.csv  QSViT Algorithm 1 table (QSViT only)
@@ -22,7 +23,9 @@ from .. import __version__
 from ..errors import UsageError
 from ..ioutil import write_json_atomic, write_text_atomic
 
-RESULT_FILES = ("result.json", "config.json", "trace.jsonl", "sensitivity.csv", "pareto.csv")
+RESULT_FILES = ("result.json", "config.json", "trace.jsonl", "sensitivity.csv", "pareto.csv", "settings.json")
+#: settings a resumed run may change: they do not alter what is computed
+RESUMABLE_CHANGES = ("engine.quiet", "max_evaluations", "export")
 #: removed too by --force, so a forced run starts cold (the memo lives in the folder by default)
 OWNED_FILES = RESULT_FILES + ("memo.sqlite", "final.safetensors")
 
@@ -65,11 +68,19 @@ class ResultFolder:
                 "pass --resume to continue it or --force to overwrite it"
             )
 
-    def prepare(self, force: bool = False) -> None:
+    def prepare(self, force: bool = False, settings: dict | None = None) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
         if force and not self.resume:
             for f in OWNED_FILES:
                 (self.path / f).unlink(missing_ok=True)
+        if settings is not None:
+            stored = self.path / "settings.json"
+            if self.resume and stored.exists():
+                changed = settings_differences(json.loads(stored.read_text()), settings)
+                if changed:
+                    raise UsageError(f"--resume: {self.path} holds a run with other settings ({'; '.join(changed)}); "
+                                     "resume with the same settings, or pass --force to start this one over")
+            write_json_atomic(stored, settings)
         # the trace is rebuilt during a resumed (replayed) run
         (self.path / "trace.jsonl").write_text("")
 
@@ -87,6 +98,22 @@ class ResultFolder:
 
     def write_csv(self, name: str, df: pd.DataFrame) -> None:
         write_text_atomic(self.path / name, df.to_csv(index=False))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def settings_differences(old: dict, new: dict) -> list[str]:
+    """``name: old -> new`` for every setting that differs (those in RESUMABLE_CHANGES aside)."""
+    a, b = _flat(json.loads(json.dumps(old))), _flat(json.loads(json.dumps(new)))
+    return [f"{k}: {a.get(k)!r} -> {b.get(k)!r}" for k in sorted(set(a) | set(b)) if k not in RESUMABLE_CHANGES and a.get(k) != b.get(k)]
 
 
 def validate_result(result: dict) -> None:

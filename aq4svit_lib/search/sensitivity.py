@@ -1,0 +1,58 @@
+"""QSViT's Algorithm 1, the layer-wise precision sensitivity sweep, on its own.
+
+Quantize one layer group at a time (the model's (block, layer kind) units: downsample conv,
+separable conv PW / DW, channel conv, SDSA Q / K / V with their RepConv chains, projection, MLP,
+head) to every precision of the list, the rest FP32, and measure accuracy on ``search``; plus the
+uniform sweeps (the whole network at each precision, and each layer kind across the network).
+
+Its own module because notebook 02 shows the sweep alone, and a cached sweep keys on the code it
+imports (an hour of evaluations should not be discarded when another search method changes).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+
+from ..quant.quantizers import FP32
+from .common import SearchContext, fp32_bits
+
+
+def measure(ctx: SearchContext, bits: dict[str, int], **fields) -> float:
+    """Full search-split accuracy of ``bits``, recorded in the trace as ``measured``."""
+    t0 = time.perf_counter()
+    ctx.counters["generated"] += 1
+    r = ctx.full_accuracy(bits)
+    ctx.record(bits, "measured", time.perf_counter() - t0, search_accuracy=r.accuracy, **fields)
+    return r.accuracy
+
+
+def sensitivity_sweep(ctx: SearchContext, uniform_sweeps: bool = True) -> pd.DataFrame:
+    """One row per (sweep, unit, precision): accuracy, drop (points), memory."""
+    space = ctx.space
+    fp32_acc = ctx.constraint.fp32_accuracy
+    base = fp32_bits(space)
+    precisions = [b for b in space.bits if b != FP32]
+    rows = []
+
+    def row(sweep, stage, block, kind, p, bits, unit_bytes):
+        acc = measure(ctx, bits, sweep=sweep, unit=f"{block}:{kind}" if sweep == "group" else ("network" if sweep == "network" else f"*:{kind}"))
+        rows.append(dict(sweep=sweep, stage=stage, block=block, layer_kind=kind, bits=p, accuracy=acc, drop=(fp32_acc - acc) * 100,
+                         memory_bytes=space.memory_bytes(bits), group_fp32_bytes=unit_bytes))
+
+    with ctx.in_phase("alg1_sensitivity"):
+        for group in space.units("kind"):
+            block, kind = group.name.split(":")
+            for p in precisions:
+                row("group", space.structure.block_index[block].stage, block, kind, p, space.set_unit(base, group, p),
+                    space.unit_fp32_bytes(group))
+        if uniform_sweeps:
+            for p in precisions:
+                row("network", "*", "*", "*", p, {name: p for name in base}, space.fp32_bytes)
+            for kind in sorted({layer.kind for layer in space.structure.layers}):
+                layers = [layer.name for layer in space.structure.layers if layer.kind == kind]
+                for p in precisions:
+                    row("kind", "*", "*", kind, p, {**base, **{name: p for name in layers}},
+                        space.memory.bytes_of(layers, FP32, space.scheme))
+    return pd.DataFrame(rows)
