@@ -11,7 +11,7 @@ PROFILE ?= default
 help:
 	@echo "make reproduce   run every notebook on the embedded default (profile=$(PROFILE)); figures/ and figures/tables/"
 	@echo "make test        run the test suite"
-	@echo "make lint        ruff check"
+	@echo "make lint        ruff check and mypy"
 	@echo "make bench       run the benchmark scripts (writes benchmarks/RESULTS.md)"
 
 $(BIN)/python:
@@ -29,12 +29,14 @@ data: setup
 
 reproduce: data
 	$(BIN)/aq4svit reproduce --profile $(PROFILE)
+	@if [ "$(PROFILE)" = default ]; then $(BIN)/python scripts/update_gallery.py; fi
 
 test: data
 	$(BIN)/python -m pytest -q
 
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 bench: data
 	$(BIN)/python benchmarks/bench_models.py

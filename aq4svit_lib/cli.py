@@ -7,11 +7,15 @@ and the command exits with status 2, without a traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import math
+import os
 import sys
+from pathlib import Path
 
 from . import __version__
-from .errors import Aq4svitError
+from .errors import Aq4svitError, UsageError
 
 
 # -- argument types: a bad number is a usage error (exit 2, one line), never a traceback later -----
@@ -93,9 +97,12 @@ def cmd_data(args) -> int:
     from .data import load_splits, locate
 
     root = locate(args.data_root, args.download)
+    splits = [split.describe() for split in load_splits("fashion_mnist", _spec(args), root=args.data_root).values()]
+    if args.json:
+        print(json.dumps({"root": str(root), "splits": splits}, indent=2, default=str))
+        return 0
     print(f"Fashion-MNIST found in {root}")
-    for split in load_splits("fashion_mnist", _spec(args), root=args.data_root).values():
-        d = split.describe()
+    for d in splits:
         print(f"  {d['split']:<10} {d['size']:>6} images   hash {d['hash']}")
     return 0
 
@@ -113,11 +120,11 @@ def _model(args, load_default: bool = True):
     if getattr(args, "time_steps", None):
         overrides["T"] = args.time_steps
     model = create_model(args.model, checkpoint=checkpoint, **overrides)
-    if getattr(args, "fuse_repconv", False):
-        from .models import fuse_repconv
+    if not getattr(args, "fuse_repconv", False):
+        return model
+    from .models import fuse_repconv
 
-        model = fuse_repconv(model)
-    return model
+    return fuse_repconv(model)
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -139,22 +146,46 @@ def _splits(args, model=None):
 
 def cmd_eval(args) -> int:
     from .evaluate import Evaluator
-    from .quant import QuantConfig
 
     model = _model(args)
-    config = QuantConfig.load(args.config) if args.config else QuantConfig()
+    config = _load_config(args.config, args.model)
     with Evaluator(model, _splits(args, model), device=args.device, quiet=True if args.quiet else None, **_batch(args)) as ev:
         r = ev.accuracy(config, args.split)
-    print(f"{args.model} on {args.split} ({r.n} images): top-1 {r.accuracy:.4f}, top-5 {r.top5:.4f}, {r.seconds:.1f} s")
+    source = _data_source(args)
+    if args.json:
+        print(json.dumps({"model": args.model, "config": args.config, "data": source, **r.to_dict()}, indent=2))
+        return 0
+    print(f"{args.model} on {args.split} ({r.n} images from {source}): top-1 {r.accuracy:.4f}, top-5 {r.top5:.4f}, {r.seconds:.1f} s")
     return 0
 
 
+def _data_source(args) -> str:
+    """Which copy of the data was read (so a user can tell the Debian copy from their own)."""
+    if getattr(args, "dataset", "fashion_mnist") == "imagenet":
+        return str(args.imagenet_root)
+    from .data import locate
+
+    return str(locate(args.data_root))
+
+
+def _load_config(path: str | None, model: str):
+    """A config file, refused when it was written for another model (its layer names would not fit)."""
+    from .quant import QuantConfig
+
+    if not path:
+        return QuantConfig()
+    config = QuantConfig.load(path)
+    if config.model and config.model != model:
+        raise UsageError(f"{path} was written for {config.model}, not {model}; pass --model {config.model} or write a config for {model}")
+    return config
+
+
 def cmd_quantize(args) -> int:
-    from .quant import QuantConfig, export_packed, memory_report
+    from .quant import export_packed, memory_report
     from .quant.export import read_packed_header
 
     model = _model(args)
-    config = QuantConfig.load(args.config)
+    config = _load_config(args.config, args.model)
     path = export_packed(model, config, args.out)
     header, _ = read_packed_header(path)
     rep = memory_report(model, config)
@@ -165,12 +196,10 @@ def cmd_quantize(args) -> int:
 
 
 def cmd_memory(args) -> int:
-    import json
-
-    from .quant import QuantConfig, memory_report, paper_notation
+    from .quant import memory_report, paper_notation
 
     model = _model(args, load_default=False)  # memory depends on the architecture only
-    config = QuantConfig.load(args.config) if args.config else QuantConfig()
+    config = _load_config(args.config, args.model)
     rep = memory_report(model, config)
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2))
@@ -183,27 +212,90 @@ def cmd_memory(args) -> int:
 
 
 # -- search ------------------------------------------------------------------------------------
-def cmd_search(args) -> int:
-    from .quant import QuantScheme
-    from .search import run_search
+def _method_fields():
+    """Every option field of every registered method, once (methods sharing a settings class share them)."""
+    from .search import get_method, method_names
 
+    seen = {}
+    for name in method_names():
+        for f in get_method(name).options():
+            seen.setdefault(f.name, f)
+    return list(seen.values())
+
+
+def _option_kwargs(f, hint) -> dict:
+    """argparse keywords for a settings field from its type: bools are --x/--no-x, tuples comma lists."""
+    import types
+    import typing
+
+    union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+    inner = [a for a in typing.get_args(hint) if a is not type(None)] if union else [hint]
+    base = typing.get_origin(inner[0]) or inner[0]
+    if base is bool:
+        return {"action": argparse.BooleanOptionalAction}
+    if base is tuple:
+        return {"type": lambda text: tuple(x for x in text.split(",") if x), "metavar": "A,B,..."}
+    if base in (int, float):
+        return {"type": _number(base, allow_inf=base is float)}
+    return {"type": str}
+
+
+def _add_method_options(p: argparse.ArgumentParser) -> None:
+    """One option per field of the registered methods' settings: a new method brings its options along."""
+    import typing
+
+    from .search import get_method, method_names
+
+    groups: dict[type, list[str]] = {}
+    for name in method_names():
+        groups.setdefault(get_method(name).settings, []).append(name)
+    done = set()
+    for cls, names in groups.items():
+        g = p.add_argument_group(f"{cls.__name__} (--method {' / '.join(names)})")
+        hints = typing.get_type_hints(cls)
+        for f in get_method(names[0]).options():
+            if f.name in done:
+                continue
+            done.add(f.name)
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
+            shown = ",".join(default) if isinstance(default, tuple) else default
+            text = f.metadata.get("help", "")
+            g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS,
+                           help=text if "default" in text else f"{text} (default {shown})", **_option_kwargs(f, hints[f.name]))
+
+
+def search_settings_from_args(args):
+    """The SearchSettings a ``search`` command line asks for (method options routed by the registry)."""
+    from .quant import QuantScheme
+    from .search import SearchSettings, get_method
+
+    method = get_method(args.method)
+    given = {f.name: getattr(args, f.name) for f in _method_fields() if hasattr(args, f.name)}
+    foreign = sorted(set(given) - {f.name for f in method.options()})
+    if foreign:
+        names = ", ".join("--" + n.replace("_", "-") for n in foreign)
+        raise UsageError(f"{names}: not an option of --method {args.method} (see `aq4svit search --help`)")
     scheme = QuantScheme(args.scheme, args.granularity, args.rounding, seed=args.seed)
     overrides = {k: v for k, v in (("kd", args.kd), ("T", args.time_steps)) if v is not None}
-    out_dir = args.out or f"results/{args.model}/{args.method}"
-    out = run_search(
-        args.method, args.model, checkpoint=args.checkpoint, out=out_dir, delta=1.5 if args.delta is None else args.delta,
-        relative=args.relative,
+    return SearchSettings.build(
+        args.method, args.model, checkpoint=args.checkpoint, delta=1.5 if args.delta is None else args.delta, relative=args.relative,
         bits=args.bits, scheme=scheme, seed=args.seed, spec=_spec(args), dataset=args.dataset,
         data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
-        levels=args.levels.split(","), beam_width=args.beam_width, drift_threshold=args.drift_threshold,
-        drift_margin=args.drift_margin, minibatch_slack=args.minibatch_slack, tolerance=args.tolerance,
-        gate=args.gate, gate_score=args.gate_score, rank_keep=args.rank_keep, trade_partners=args.trade_partners,
-        seed_greedy=args.seed_greedy, audit_gate=args.audit_gate, verify_confidence=args.verify_confidence,
-        resume=args.resume, force=args.force, memo=args.memo, device=args.device, **_batch(args),
-        quiet=True if args.quiet else None, max_evaluations=args.max_evaluations, model_overrides=overrides,
-        fuse_repconv=args.fuse_repconv,
+        verify_confidence=args.verify_confidence, max_evaluations=args.max_evaluations, model_overrides=overrides,
+        fuse_repconv=args.fuse_repconv, device=args.device, quiet=True if args.quiet else None, **_batch(args), **given,
     )
+
+
+def cmd_search(args) -> int:
+    from .search import run_search
+
+    settings = search_settings_from_args(args)
+    out = run_search(settings, out=args.out or f"results/{args.model}/{args.method}", resume=args.resume, force=args.force,
+                     memo=args.memo)
     r = out.result
+    if args.json:
+        print(json.dumps({**r, "folder": str(out.folder)}, indent=2, default=str))
+        return 0
     verify = (f"verify {r['fp32']['verify_accuracy']:.4f} -> {r['final']['verify_accuracy']:.4f}, "
               if r["final"].get("verify_accuracy") is not None else "unverified (no verify split), ")
     print(f"{r['method']} on {r['model']}: search accuracy {r['fp32']['search_accuracy']:.4f} -> {r['final']['search_accuracy']:.4f}, "
@@ -288,7 +380,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aq4svit", description="Automated post-training quantization search for spiking vision transformers (QSViT and AQ4SViT).")
     parser.add_argument("--version", action="version", version=f"aq4svit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -298,13 +390,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("data", help="check (or --download) the default dataset and print its splits")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_args(p)
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("eval", help="accuracy of a model (optionally under a quant config) on a split")
     _add_model_args(p)
-    p.add_argument("--split", default="test", help="train, search, minibatch or test (default test)")
+    p.add_argument("--split", default="test", help="train, search, minibatch, verify or test (default test)")
     p.add_argument("--config", help="quant config JSON (default: FP32)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device", help="cpu / cuda (default: cuda when available)")
     p.add_argument("--quiet", action="store_true")
@@ -323,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_memory)
 
-    p = sub.add_parser("search", help="run QSViT or AQ4SViT (greedy / beam) and write a result folder")
-    p.add_argument("--method", required=True, help="qsvit, greedy or beam")
+    p = sub.add_parser("search", help="run a registered search method (qsvit, greedy, beam, ...) and write a result folder")
+    p.add_argument("--method", required=True, help="a registered search method (`aq4svit search --help` lists them)")
     _add_model_args(p)
     p.add_argument("--out", help="result folder (default results/<model>/<method>)")
     p.add_argument("--delta", type=POINTS, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
@@ -334,33 +428,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scheme", default="uniform", help="uniform or fixed_point")
     p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
     p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
-    p.add_argument("--levels", default="network,stage,block", help="AQ4SViT hierarchy levels (add ',kind' for the 4th)")
-    p.add_argument("--beam-width", type=POSITIVE, default=3)
-    p.add_argument("--gate", default="auto",
-                   help="drift gate policy: threshold, rank (Beam: evaluate only the best M children), off; default auto = threshold for Greedy, rank for Beam")
-    p.add_argument("--gate-score", default="increase", help="what the gate scores: increase (drift added by the move, default) or absolute")
-    p.add_argument("--rank-keep", type=POSITIVE, help="rank gate: children fully evaluated per Beam round (default 2 x beam width)")
-    p.add_argument("--drift-threshold", type=_number(float, 0, allow_inf=True), help="fixed drift gate threshold tau (default: calibrated; inf disables)")
-    p.add_argument("--drift-margin", type=_number(float, 0, low_open=True), default=1.5, help="tau = margin x largest accepted score of the level (calibrated gate)")
     p.add_argument("--verify-confidence", type=_number(float, 0.5, 1), default=0.95,
                    help="one-sided confidence that the verified answer's true drop is within delta (paired margin on the "
                         "verify split; 0.5: no margin; default 0.95)")
-    p.add_argument("--audit-gate", action="store_true", help="also fully evaluate every pruned candidate (outside the timed search)")
-    p.add_argument("--trade-partners", type=NONNEGATIVE, default=3, help="Beam: units tried as the raised half of a trade move (0: no trades)")
-    p.add_argument("--seed-greedy", action=argparse.BooleanOptionalAction, default=True,
-                   help="Beam: run Greedy first and seed each level with its state (default on)")
-    p.add_argument("--minibatch-slack", type=_number(float, 0, 100), default=3.0, help="points of extra drop allowed on the minibatch check")
-    p.add_argument("--tolerance", type=POINTS, default=5.0, help="QSViT: drop (points) below which a group is tolerant")
+    if methods:
+        _add_method_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue a killed run from its trace and memo")
     p.add_argument("--force", action="store_true", help="overwrite another run's results in --out")
     p.add_argument("--memo", help="memo file (default <out>/memo.sqlite)")
-    p.add_argument("--max-evaluations", type=POSITIVE, help="stop after N candidate evaluations (testing resume)")
+    p.add_argument("--max-evaluations", type=POSITIVE, help="stop after N candidate evaluations (resume later without it)")
     p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
     p.add_argument("--device")
     p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or imagenet")
     p.add_argument("--imagenet-root", help="ImageNet folder with val/ (and optionally train/)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--json", action="store_true", help="print result.json (and the folder) instead of the summary")
     _add_data_args(p)
     p.set_defaults(func=cmd_search)
 
@@ -411,7 +494,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(methods=bool(argv) and argv[0] == "search")  # method options import torch: only for search
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
@@ -425,13 +509,26 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aq4svit: interrupted", file=sys.stderr)
         return 130
-    except RuntimeError as exc:
+    except Exception as exc:
         from .search import SearchInterrupted
 
         if isinstance(exc, SearchInterrupted):
-            print(f"aq4svit: {exc}; run the same command with --resume to continue", file=sys.stderr)
+            print(f"aq4svit: {exc}; to continue, run the same command with --resume and without --max-evaluations "
+                  "(or with a larger one)", file=sys.stderr)
             return 3
-        raise
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> int:
+    """A bug, not a user error: one line on stderr, the traceback in a log file for the report."""
+    import tempfile
+    import traceback
+
+    log = Path(tempfile.gettempdir()) / f"aq4svit-error-{os.getpid()}.log"
+    log.write_text("".join(traceback.format_exception(exc)))
+    print(f"aq4svit: internal error ({type(exc).__name__}: {exc}); the full traceback is in {log} "
+          "(please attach it to a bug report)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from .data import EVAL_BATCH_SIZE, SplitSpec
 from .errors import UsageError, choices
@@ -159,35 +160,46 @@ def provenance(profile: Profile, model: str, entry: tuple[str, ...] | None = Non
 
 
 
-def ensure_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, **overrides):
-    """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome."""
+def search_settings(profile: Profile, model: str, method: str, **overrides):
+    """The profile's settings for one search; ``overrides`` are flat names (SearchSettings.build)."""
+    from .search import SearchSettings, get_method
+
+    values: dict[str, Any] = dict(delta=profile.delta, bits=profile.bits, spec=profile.spec, dataset=profile.dataset, checkpoint=profile.checkpoint(model),
+                  batch_size=profile.batch_size, verify_confidence=profile.verify_confidence, device=profile.device,
+                  data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
+    fields = {f.name for f in get_method(method).options()}
+    profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners}
+    if method == "beam":
+        profile_options["gate"] = profile.beam_gate
+    values.update({k: v for k, v in profile_options.items() if k in fields})
+    values.update(overrides)
+    return SearchSettings.build(method, model, **values)
+
+
+def ensure_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, memo=None, **overrides):
+    """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome.
+
+    The folder is reused only when its stamp matches the complete settings and the provenance (weights'
+    content, the code the search imports, library versions); otherwise it is recomputed. ``memo``: a
+    memo file to share (evaluations another run made count with their original time, see common.py).
+    """
     from .search import run_search
 
-    settings = dict(
-        method=method, model=model, delta=profile.delta, bits=list(profile.bits), beam_width=profile.beam_width,
-        spec=asdict(profile.spec), dataset=profile.dataset, checkpoint=profile.checkpoint(model), batch_size=profile.batch_size,
-        verify_confidence=profile.verify_confidence,
-    )
-    if method == "beam":
-        settings.update(gate=profile.beam_gate, trade_partners=profile.trade_partners)
-    settings.update(overrides)
+    settings = search_settings(profile, model, method, **overrides)
     origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
-    digest = hashlib.sha256(json.dumps({**settings, **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(json.dumps({**settings.to_dict(), **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
     stamp = out / "reproduce.json"
     same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
     if same and (out / "result.json").exists():
         return load_outcome(out, model, method)
-    kwargs = {k: v for k, v in settings.items() if k not in ("method", "model", "spec", "dataset")}
-    spec = SplitSpec(**settings["spec"])
     out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": False})
+    record = {"digest": digest, "settings": settings.to_dict(), "provenance": origin}
+    write_json_atomic(stamp, {**record, "complete": False})
     t0 = time.perf_counter()
     # an interrupted run with the same settings resumes from its memo; anything else starts cold
-    outcome = run_search(method, model, out=out, spec=spec, dataset=profile.dataset, data_root=profile.imagenet_root,
-                         device=profile.device, resume=same, force=not same, **kwargs)
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": True,
-                              "seconds": time.perf_counter() - t0})
+    outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo)
+    write_json_atomic(stamp, {**record, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
 
 
@@ -232,6 +244,33 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     return table
 
 
+def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None = None):
+    """Drift and *full* search accuracy of every candidate the searches screened (pruned ones included)."""
+    import pandas as pd
+
+    from .evaluate import Evaluator
+    from .quant import QuantConfig
+    from .report import drift_study
+
+    seen, rows = set(), []
+    for o in outcomes:
+        t = o.trace
+        for rec in t[t.drift.notna()].to_dict("records"):
+            if rec["key"] in seen:
+                continue
+            seen.add(rec["key"])
+            rows.append(rec)
+    memo = results_dir(prof) / model / "drift_study.sqlite"
+    fp32 = outcomes[0].result["fp32"]["search_accuracy"]
+    with Evaluator(profile_model(prof, model), profile_splits(prof, model), memo=memo, batch_size=batch_size or prof.batch_size,
+                   device=prof.device) as ev:
+        for rec in rows:
+            if rec.get("search_accuracy") is None or pd.isna(rec.get("search_accuracy")):
+                rec["search_accuracy"] = ev.accuracy(QuantConfig.from_dict(rec["config"]), "search").accuracy
+    df = pd.DataFrame(rows)
+    return drift_study(df, fp32)
+
+
 def load_outcome(out: Path, model: str, method: str):
     """A finished result folder as a SearchOutcome (no recomputation)."""
     import pandas as pd
@@ -270,7 +309,7 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
     timings = []
     try:
         for nb in names:
-            params = {"profile": prof.name}
+            params: dict[str, Any] = {"profile": prof.name}
             if prof.dataset == "imagenet":
                 params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
             variants = [dict(params, method=m) for m in ("greedy", "beam")] if nb.startswith("04") else [params]
@@ -288,40 +327,4 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
         else:
             os.environ["MPLBACKEND"] = env_backup
     write_json_atomic(executed / "timings.json", timings)
-    if prof.name == "default" and not only and not os.environ.get("AQ4SVIT_RESULTS"):
-        update_gallery(figures_dir(prof))
     return timings
-
-
-GALLERY = (
-    ("01_memory_share", "Where the FP32 memory sits: per stage (left) and per block (right)."),
-    ("02_sensitivity_uniform_default_bits", "QSViT Algorithm 1 on sdtv2_tiny at the default search space (32/8/6/4/3/2), "
-                                            "uniform per-channel quantizer: below 4 bits the layer groups separate."),
-    ("02_sensitivity_uniform", "The same sweep at QSViT's own list (32/16/12/8/4), uniform per-channel."),
-    ("02_sensitivity_uniform_per_tensor", "At QSViT's list with one scale per weight tensor (likely the papers' granularity)."),
-    ("02_sensitivity_fixed_point", "At QSViT's list with the fixed-point (Qm.n, truncation) quantizer."),
-    ("02_uniform_sweeps", "Whole network at one precision, and one layer kind network-wide, for every quantizer."),
-    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 - 2.1 points) at its own list: every ExpSetting."),
-    ("04_greedy_trace_sdtv2_tiny", "AQ4SViT-Greedy on sdtv2_tiny: memory of every candidate, coloured by the gate's decision."),
-    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny (seeded with Greedy, rank gate, trade moves)."),
-    ("05_bitmap_sdt_tiny", "Bits per block of QSViT's, Greedy's and Beam's answers on sdt_tiny."),
-    ("05_bitmap_sdtv2_tiny", "The same on sdtv2_tiny."),
-    ("05_bitmap_sdtv3_tiny", "The same on sdtv3_tiny."),
-    ("05_pareto", "Accuracy vs memory saving: every feasible config evaluated, the Pareto front, and each method's result."),
-    ("05_search_time", "Search wall-clock time and images forwarded per method."),
-    ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate AQ4SViT-Beam screened on sdtv2_tiny."),
-)
-
-
-def update_gallery(fig_dir: Path, readme: Path = ROOT / "README.md") -> None:
-    """Rewrite the README's gallery section with the default profile's figures."""
-    lines = []
-    for name, caption in GALLERY:
-        if (fig_dir / f"{name}.png").exists():
-            rel = (fig_dir / f"{name}.png").relative_to(ROOT)
-            lines.append(f"**{name}** — {caption}\n\n![{name}]({rel})\n")
-    text = readme.read_text()
-    start, end = "<!-- gallery:start -->", "<!-- gallery:end -->"
-    if start in text and end in text and lines:
-        before, rest = text.split(start, 1)
-        readme.write_text(before + start + "\n" + "\n".join(lines) + rest[rest.index(end):])

@@ -20,6 +20,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -196,7 +197,7 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
                     m.alpha = alpha
             out_ = model(x)
             outs = out_ if isinstance(out_, tuple) else (out_,)
-            loss = sum(F.cross_entropy(o, y, label_smoothing=cfg.label_smoothing) for o in outs) / len(outs)
+            loss = cast(torch.Tensor, sum(F.cross_entropy(o, y, label_smoothing=cfg.label_smoothing) for o in outs) / len(outs))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -21,6 +21,7 @@ import torch
 from _record import record
 
 from aq4svit_lib.data import SplitSpec
+from aq4svit_lib.papers import AQ4SVIT
 from aq4svit_lib.report import to_markdown
 from aq4svit_lib.search import run_search
 
@@ -89,7 +90,7 @@ def table(outcomes: dict, args) -> None:
     by = t.set_index("method")
     g, b = by.loc["greedy"], by.loc["beam (rank gate)"]
     checks = pd.DataFrame([
-        {"target": "Greedy >= 6.6x faster than QSViT", "measured": f"{g.speedup_vs_qsvit:.1f}x", "met": g.speedup_vs_qsvit >= 6.6},
+        {"target": "Greedy >= 6.6x faster than QSViT", "measured": f"{g.speedup_vs_qsvit:.1f}x", "met": g.speedup_vs_qsvit >= AQ4SVIT["speedup_vs_qsvit"]},
         {"target": "Greedy memory <= QSViT memory", "measured": f"{g.saving_vs_qsvit:+.1%} vs QSViT", "met": g.saving_vs_qsvit >= 0},
         {"target": "Beam memory <= Greedy memory (both gates)",
          "measured": ", ".join(f"{m}: {by.loc[m, 'saving_vs_fp32']:.4f}" for m in ("greedy", "beam (rank gate)", "beam (threshold gate)")),

@@ -61,7 +61,8 @@ NOTEBOOKS["01_models_and_baselines"] = notebook(
     "report), and evaluation time; then where the memory sits and how active the neurons are.",
     [
         ("code", """\
-from aq4svit_lib.report import firing_rates, memory_breakdown, model_baseline
+from aq4svit_lib.analyses import firing_rates, model_baseline
+from aq4svit_lib.report import memory_breakdown
 
 rows = []
 for name in prof.models:
@@ -158,7 +159,8 @@ NOTEBOOKS["03_qsvit_guided"] = notebook(
     "bSettingH and moves groups to bSettingL, least sensitive first, keeping an ExpSetting only if it meets the target; "
     "**Algorithm 4** builds the final network. We run it with the paper's target (FP32 − 2.1 points) on the SDT v2 "
     "model at QSViT's own precision list, and on every model with the same Δ and search space as AQ4SViT for the comparison "
-    "notebook. Every result is then checked on the `verify` split (back-off to a larger feasible setting if it misses).",
+    "notebook. Every result is then checked on the `verify` split with a 95 % paired margin (back-off to a larger feasible "
+    "setting if it misses).",
     [
         ("code", """\
 runs = {name: ensure_search(prof, name, "qsvit") for name in prof.models}
@@ -185,7 +187,7 @@ explored.head(20)"""),
         ("md", "**The paper's own final setting** — Stage-1 (8,4,8,8), Stage-2 (8,8,8), Stage-3 (4,32), Stage-4 (4,32) — on the "
                "55M architecture (the paper reports a 22.75 % memory saving) and applied as is to our SDT v2 model."),
         ("code", """\
-from aq4svit_lib.report import paper_setting_check
+from aq4svit_lib.analyses import paper_setting_check
 
 check = paper_setting_check(prof.sensitivity_model, profile_splits(prof, prof.sensitivity_model),
                             checkpoint=prof.checkpoint(prof.sensitivity_model) or "default")
@@ -212,7 +214,8 @@ NOTEBOOKS["04_aq4svit_search"] = notebook(
     "level has one accepted and one rejected full evaluation), Beam evaluates only the best 2K children of each round "
     "(rank gate); (2) minibatch accuracy within Δ + 3 points of FP32's; (3) accuracy on the `search` split with exact "
     "early rejection. `method` selects Greedy or Beam (K = 3; seeded with Greedy's path, with trade moves when single "
-    "lowerings are exhausted). The answer is then checked on the `verify` split.",
+    "lowerings are exhausted). The answer is then checked on the `verify` split, with a 95 % one-sided paired margin "
+    "(accuracy ≥ floor + 1.645 · SE of the paired drop; back-off to a larger feasible configuration if it misses).",
     [
         ("code", """\
 runs = {name: ensure_search(prof, name, method) for name in prof.models}
@@ -254,8 +257,9 @@ NOTEBOOKS["05_comparison"] = notebook(
     "The analogue of the AQ4SViT paper's main table, on each model of the profile, all three searches with the same "
     "Δ, search space, splits and evaluation engine (prefix cache, early rejection and memo for all; the drift gate only for "
     "AQ4SViT: threshold policy for Greedy, rank policy for Beam). Each search starts from a cold memo of its own, so times "
-    "compare like for like. Every answer is checked on the `verify` split (3000 images the search never chose on, with a "
-    "back-off to a larger feasible configuration if it misses) and reported on `test`.",
+    "compare like for like. Every answer is checked on the `verify` split (3000 images the search never chose on) with a "
+    "95 % one-sided paired margin (accuracy ≥ floor + 1.645 · SE of the paired drop, `--verify-confidence`), backing off to "
+    "a larger feasible configuration if it misses, and reported on `test`.",
     [
         ("code", """\
 from aq4svit_lib.report import comparison_table
@@ -345,7 +349,8 @@ ablation.insert(0, "run", list(ablation_runs))
 save_table(ablation.round(4), "06_gate_ablation", FIG)
 ablation"""),
         ("code", """\
-from aq4svit_lib.report import drift_study_for, gate_quality
+from aq4svit_lib.report import gate_quality
+from aq4svit_lib.reproduce import drift_study_for
 
 rows, studies = [], {}
 for label in ("greedy, threshold gate", "beam, rank gate", "beam, threshold gate"):

@@ -28,19 +28,39 @@ def test_info_prints_zoo_and_splits():
     assert "verify" in r.stdout and "3000" in r.stdout
 
 
-def test_cli_defaults_equal_the_default_profile():
-    from aq4svit_lib.cli import DEFAULT_BITS, build_parser
-    from aq4svit_lib.reproduce import get_profile
+@pytest.mark.parametrize("method", ["qsvit", "greedy", "beam"])
+def test_cli_defaults_equal_the_default_profile(method):
+    from aq4svit_lib.cli import DEFAULT_BITS, build_parser, search_settings_from_args
+    from aq4svit_lib.reproduce import get_profile, search_settings
     from aq4svit_lib.search.space import DEFAULT_BITS as SPACE_BITS
 
     prof = get_profile("default")
-    args = build_parser().parse_args(["search", "--method", "beam"])
-    assert DEFAULT_BITS == SPACE_BITS == prof.bits and args.bits == ",".join(map(str, prof.bits))
-    assert (args.search_size, args.minibatch_size, args.verify_size) == (prof.search_size, prof.minibatch_size, prof.verify_size)
-    assert (args.delta or 1.5, args.beam_width, args.trade_partners) == (prof.delta, prof.beam_width, prof.trade_partners)
-    from aq4svit_lib.search import AQ4SViTSettings
+    assert DEFAULT_BITS == SPACE_BITS == prof.bits
+    cli = search_settings_from_args(build_parser().parse_args(["search", "--method", method])).to_dict()
+    profile = search_settings(prof, "sdtv2_tiny", method).to_dict()
+    assert cli == profile  # every setting: split sizes, bits, delta, verify confidence, method options
+    if method != "qsvit":
+        assert profile["options"]["gate"] == {"greedy": "threshold", "beam": "rank"}[method]
 
-    assert AQ4SViTSettings("beam", gate=args.gate).gate == prof.beam_gate and AQ4SViTSettings("greedy", gate=args.gate).gate == "threshold"
+
+def test_every_method_option_is_a_cli_option_and_foreign_ones_are_refused(capsys):
+    from aq4svit_lib.cli import build_parser, search_settings_from_args
+    from aq4svit_lib.search import get_method, method_names
+
+    parser = build_parser()
+    for name in method_names():
+        for f in get_method(name).options():
+            assert _in_search_help(parser, f.name), f.name
+    args = parser.parse_args(["search", "--method", "beam", "--beam-width", "2", "--no-seed-greedy", "--levels", "network,stage"])
+    s = search_settings_from_args(args)
+    assert (s.options.beam_width, s.options.seed_greedy, s.options.levels) == (2, False, ("network", "stage"))
+    assert cli.main(["search", "--method", "greedy", "--tolerance", "3"]) == 2
+    assert "--tolerance: not an option of --method greedy" in capsys.readouterr().err
+
+
+def _in_search_help(parser, name: str) -> bool:
+    sub = next(a for a in parser._actions if a.dest == "command").choices["search"]
+    return any(o == "--" + name.replace("_", "-") for a in sub._actions for o in a.option_strings)
 
 
 def test_missing_dataset_is_one_message_without_traceback(tmp_path, monkeypatch, capsys):
@@ -133,7 +153,8 @@ def test_config_command_writes_and_validates(tmp_path):
     (["search", "--method", "beam", "--beam-width", "2.5"], "--beam-width: expected an integer"),
     (["search", "--method", "greedy", "--search-size", "0"], "--search-size: must be >= 1"),
     (["search", "--method", "greedy", "--verify-size", "-1"], "--verify-size: must be >= 0"),
-    (["search", "--method", "greedy", "--drift-margin", "0"], "--drift-margin: must be > 0"),
+    (["search", "--method", "greedy", "--drift-margin", "0"], "drift margin must be > 0"),
+    (["search", "--method", "greedy", "--delta", "100"], "the constraint would be vacuous"),
     (["train", "--label-smoothing", "2"], "--label-smoothing: must be <= 1"),
 ])
 def test_bad_numbers_are_usage_errors_without_traceback(argv, needle):

@@ -74,6 +74,20 @@ def test_power_meter_samples_with_a_fake_nvml():
     assert meter.mean_watts == pytest.approx(150.0) and len(meter.samples_w) >= 2
 
 
-def test_nvml_reports_why_it_is_unavailable_without_cuda():
-    ok, reason = nvml_available()
-    assert ok or reason
+def test_nvml_reports_why_it_is_unavailable(monkeypatch):
+    import builtins
+    import sys
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert nvml_available() == (False, "no CUDA device")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU, but no NVML bindings
+    monkeypatch.delitem(sys.modules, "pynvml", raising=False)
+    real_import = builtins.__import__
+
+    def no_pynvml(name, *args, **kwargs):
+        if name == "pynvml":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pynvml)
+    assert nvml_available() == (False, "pynvml (nvidia-ml-py) is not installed")

@@ -9,7 +9,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _pyproject_deps():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    return sorted(data["project"]["dependencies"] + data["project"]["optional-dependencies"]["dev"])
+    extras = data["project"]["optional-dependencies"]
+    everything = data["project"]["dependencies"] + extras["notebooks"] + extras["dev"]
+    return sorted(d for d in everything if not d.startswith("aq4svit["))  # dev includes the notebooks extra
+
+
+def test_extras_separate_runtime_notebooks_and_tests():
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    runtime, extras = data["project"]["dependencies"], data["project"]["optional-dependencies"]
+    names = lambda deps: {re.split(r"[<>=\[]", d)[0] for d in deps}
+    assert not names(runtime) & {"jupyterlab", "papermill", "ipykernel", "seaborn", "matplotlib", "spikingjelly", "pytest"}
+    assert {"jupyterlab", "papermill", "ipykernel", "seaborn", "nbformat"} <= names(extras["notebooks"])
+    assert "aq4svit[notebooks]" in extras["dev"] and {"spikingjelly", "mypy"} <= names(extras["dev"])
 
 
 def _environment_deps():

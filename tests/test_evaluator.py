@@ -1,4 +1,5 @@
 import logging
+import math
 import random
 
 import pytest
@@ -282,3 +283,73 @@ def test_per_image_hits_match_the_model_in_split_order_and_survive_the_memo(tmp_
     assert replay.from_memo and (replay.hit_mask() == quant.hit_mask()).all()
     rejected = again.accuracy(QuantConfig(default=2), floor=fp32.accuracy)
     assert not rejected.complete and rejected.hit_mask() is None
+
+
+def test_same_bits_under_another_scheme_never_share_a_memo_or_cache_entry(tmp_path, small_splits):
+    from aq4svit_lib.quant import QuantScheme
+
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    per_channel = ev.accuracy(QuantConfig(default=3))
+    per_tensor = ev.accuracy(QuantConfig(default=3, scheme=QuantScheme("uniform", "per_tensor", "nearest")))
+    fixed = ev.accuracy(QuantConfig(default=3, scheme=QuantScheme("fixed_point", "per_tensor", "truncate")))
+    assert not per_tensor.from_memo and not fixed.from_memo and ev.counters["evaluations"] == 3
+    assert len({per_channel.correct, per_tensor.correct, fixed.correct}) > 1  # the schemes really differ here
+    other = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True, scheme=QuantScheme("uniform", "per_tensor", "nearest"))
+    bits = {layer.name: 3 for layer in other.structure.layers}  # plain bits: the evaluator's own scheme applies
+    again = other.accuracy(bits)
+    assert again.from_memo and again.correct == per_tensor.correct
+
+
+def test_editing_the_model_or_batch_size_after_construction_cannot_stale_results(small_splits):
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    ev = Evaluator(model, small_splits, batch_size=100, quiet=True)
+    before = ev.accuracy(QuantConfig(default=4))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(0)  # the caller's model is now broken; the evaluator works on its own copy
+    fresh = Evaluator(create_model("sdtv3_tiny", checkpoint="default"), small_splits, batch_size=100, quiet=True)
+    after = ev.accuracy(QuantConfig(default=3))  # computed after the edit: still the original weights
+    assert after.forwarded > 0 and after.correct == fresh.accuracy(QuantConfig(default=3)).correct
+    assert before.correct == fresh.accuracy(QuantConfig(default=4)).correct
+    assert Evaluator(model, small_splits, quiet=True).fingerprint != ev.fingerprint  # the edited model is another model
+    with pytest.raises(AttributeError):
+        ev.batch_size = 7
+
+
+def test_drift_on_subsampled_positions_matches_its_definition_on_those_positions(small_splits):
+    """The ImageNet-scale path: FP32 membranes too large to keep are measured on fixed random positions."""
+    from aq4svit_lib.evaluate.drift import _flat
+    from aq4svit_lib.models import record_membranes
+    from aq4svit_lib.quant import WeightQuantizer
+
+    model = create_model("sdtv3_tiny", checkpoint="default")
+    cfg = QuantConfig(default=32, stages={"2": 3})
+    mb = small_splits["minibatch"]
+    ev = Evaluator(model, small_splits, batch_size=len(mb), quiet=True, drift_reference_bytes=1)  # forces sub-sampling
+    d = ev.drift(cfg)
+    layers = ev._reference.layers
+    sampled = {k: r.index for k, r in layers.items() if r.index is not None}
+    assert sampled and all(len(i) == 256 for i in sampled.values())
+    x, _ = next(mb.batches(len(mb)))
+    with torch.no_grad(), record_membranes(model) as ref:
+        model(x)
+    with torch.no_grad(), WeightQuantizer(model).applied(cfg), record_membranes(model) as q:
+        model(x)
+    changed = 0
+    for k, idx in sampled.items():
+        h_fp, h_q = _flat(ref.membranes[k], False)[:, idx].double(), _flat(q.membranes[k], False)[:, idx].double()
+        if h_fp.norm() > 0:
+            assert d.per_layer[k] == pytest.approx(float((h_q - h_fp).norm() / h_fp.norm()), rel=1e-6, abs=1e-12)
+            changed += d.per_layer[k] > 0
+    assert changed > 0 and math.isfinite(d.drift) and d.drift > 0
+
+
+def test_a_silent_layer_is_left_out_of_drift_instead_of_making_it_infinite():
+    from aq4svit_lib.evaluate.drift import DriftReference, LayerRef, silent_layers, summarize
+
+    ref = DriftReference(time_major=False)
+    ref.layers = {"a": LayerRef(0, None, ref2=4.0, count=10), "silent": LayerRef(0, None, ref2=0.0, count=10)}
+    drift, worst, disagree, per_layer = summarize(ref, {"a": [1.0, 2], "silent": [3.0, 5]})
+    assert silent_layers(ref) == ["silent"] and per_layer == {"a": 0.5}
+    assert drift == worst == 0.5 and disagree == pytest.approx((0.2 + 0.5) / 2)

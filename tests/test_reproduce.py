@@ -97,7 +97,18 @@ def test_imagenet_profile_runs_a_search_on_a_fake_imagefolder(tmp_path, tiny_ima
     assert x.shape == (4, 3, 224, 224)
     loaded = profile_model(prof, name)
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in loaded.state_dict().items())
-    outcome = ensure_search(prof, name, "greedy", base=tmp_path / "results")
+    with pytest.raises(UsageError, match="near chance"):  # a random model: a search would decide nothing
+        ensure_search(prof, name, "greedy", base=tmp_path / "refused")
+    outcome = ensure_search(prof, name, "greedy", base=tmp_path / "results", require_trained=False)  # the plumbing, on purpose
     r = outcome.result
     assert r["model"] == name and r["splits"]["search"]["dataset"] == "imagenet"
     assert 0 <= r["final"]["test_accuracy"] <= 1 and r["final"]["meets_constraint"]
+
+
+def test_a_misspelt_method_writes_nothing(tmp_path):
+    from aq4svit_lib.errors import UsageError
+    from aq4svit_lib.reproduce import ensure_search
+
+    with pytest.raises(UsageError, match="unknown method 'greddy'"):
+        ensure_search(get_profile("ci"), "sdtv3_tiny", "greddy", base=tmp_path)
+    assert not any(tmp_path.rglob("*"))

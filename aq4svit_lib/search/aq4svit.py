@@ -31,35 +31,41 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..errors import UsageError
 from .common import SearchContext, fp32_bits, pareto_front
 from .gate import POLICIES, SCORES, DriftGate
+from .registry import MethodOutput, register_method
 from .space import check_levels
 
 METHODS = ("greedy", "beam")
 MiB = 1 << 20
 
 
+def _help(text: str) -> dict:
+    return {"help": text}  # field metadata: the CLI's option help
+
+
 @dataclass
 class AQ4SViTSettings:
     method: str = "greedy"
-    levels: tuple[str, ...] = ("network", "stage", "block")
-    beam_width: int = 3
-    drift_threshold: float | None = None  # None: calibrated during the run
-    drift_margin: float = 1.5
-    min_accepted: int = 1  # per level (gate calibration evidence)
-    min_rejected: int = 1
-    minibatch_slack: float = 3.0  # points added to delta for the loose minibatch check
-    gate: str = "auto"  # threshold | rank (Beam) | off; auto: threshold for Greedy, rank for Beam
-    gate_score: str = "increase"  # increase (over the parent) | absolute
-    rank_keep: int | None = None  # rank gate: children fully evaluated per round (None: 2 x beam width)
-    trade_partners: int = 3  # Beam: raise candidates per trade move (0 disables trades)
-    seed_greedy: bool = True  # Beam: run Greedy first and seed every level with its state
-    audit_gate: bool = False  # also fully evaluate every pruned candidate, outside the timed search
+    levels: tuple[str, ...] = field(default=("network", "stage", "block"), metadata=_help("hierarchy levels, in order (add kind for the 4th)"))
+    beam_width: int = field(default=3, metadata=_help("Beam: configurations kept per round (K)"))
+    drift_threshold: float | None = field(default=None, metadata=_help("fixed gate threshold tau (default: calibrated per level; inf disables)"))
+    drift_margin: float = field(default=1.5, metadata=_help("calibrated gate: tau = margin x largest accepted score of the level"))
+    min_accepted: int = field(default=1, metadata=_help("gate calibration: passes a level needs before tau is set"))
+    min_rejected: int = field(default=1, metadata=_help("gate calibration: failures a level needs before tau is set"))
+    minibatch_slack: float = field(default=3.0, metadata=_help("points of extra drop allowed on the minibatch check"))
+    gate: str = field(default="auto", metadata=_help("drift gate policy: threshold, rank (Beam: evaluate only the best M children), off; "
+                                                     "auto = threshold for Greedy, rank for Beam"))
+    gate_score: str = field(default="increase", metadata=_help("what the gate scores: increase (drift added by the move) or absolute"))
+    rank_keep: int | None = field(default=None, metadata=_help("rank gate: children fully evaluated per Beam round (default 2 x beam width)"))
+    trade_partners: int = field(default=3, metadata=_help("Beam: units tried as the raised half of a trade move (0: no trades)"))
+    seed_greedy: bool = field(default=True, metadata=_help("Beam: run Greedy first and seed each level with its state"))
+    audit_gate: bool = field(default=False, metadata=_help("also fully evaluate every pruned candidate (outside the timed search)"))
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -96,7 +102,7 @@ class AQ4SViT:
                               settings.min_rejected, settings.gate_score)
         self.seen: dict[str, tuple[bool, float | None]] = {}  # key -> (feasible, search accuracy)
         self.drifts: dict[str, float] = {}  # key -> drift (to report a candidate's parent drift)
-        self.fp32_minibatch = None
+        self.fp32_minibatch: float | None = None
         self.best: dict[str, int] | None = None  # smallest feasible configuration seen
         self.round: int | None = None  # Beam's round within the level (in the trace)
 
@@ -111,7 +117,7 @@ class AQ4SViT:
         key = space.key(bits)
         self.drifts[key] = d.drift
         parent_key = space.key(parent) if parent is not None else None
-        parent_drift = self.drifts.get(parent_key, 0.0) if parent is not None else None
+        parent_drift = self.drifts.get(parent_key, 0.0) if parent_key is not None else None
         score = self.gate.score(d.drift, parent_drift)
         saved = (space.memory_bytes(parent) - space.memory_bytes(bits)) if parent is not None else 0
         return dict(bits=bits, t0=t0, key=key, minibatch_accuracy=d.accuracy, saved_bytes=saved,
@@ -295,3 +301,19 @@ class AQ4SViT:
         df["saving_vs_fp32"] = 1 - df.memory_bytes / self.ctx.space.fp32_bytes
         df["on_front"] = pareto_front(df)
         return df.sort_values("memory_bytes").reset_index(drop=True)
+
+
+def run_aq4svit(ctx: SearchContext, settings: AQ4SViTSettings) -> MethodOutput:
+    searcher = AQ4SViT(ctx, settings)
+    final = searcher.run()
+    extra = {"levels": list(settings.levels), "beam_width": settings.beam_width, "gate": searcher.gate.state(),
+             "minibatch_slack": settings.minibatch_slack, "drift_aggregate": ctx.evaluator.drift_aggregate,
+             "rank_keep": settings.keep if settings.gate == "rank" else None, "trade_partners": settings.trade_partners,
+             "seed_greedy": settings.seed_greedy, "audit_gate": settings.audit_gate}
+    return MethodOutput(final, searcher.pareto(), extra)
+
+
+register_method("greedy", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "greedy"},
+                summary="AQ4SViT Greedy: hierarchical lowering, one unit at a time, drift-gated")(run_aq4svit)
+register_method("beam", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "beam"},
+                summary="AQ4SViT Beam: K configurations per level, trade moves, rank-gated")(run_aq4svit)

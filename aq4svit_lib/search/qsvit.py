@@ -16,20 +16,22 @@
   (FP32 - delta on ``search``, with exact early rejection). If bSettingH itself misses the
   target (the paper does not cover this), the most sensitive groups are raised back to FP32 one at
   a time until it meets it.
-- **Algorithm 4, final network**: the kept setting, its packed export, accuracy on ``search`` and
-  ``test``, memory and energy savings, in the paper's per-stage tuple notation.
+- **Algorithm 4, final network** (:meth:`QSViT.algorithm4`): the kept setting on the whole network,
+  its accuracy checked against the target; then, as for every method, its packed export, the
+  verify split's check, accuracy on ``test``, memory and energy, in the paper's tuple notation.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from ..errors import UsageError
 from ..quant.quantizers import FP32
 from .common import SearchContext, fp32_bits
+from .registry import MethodOutput, register_method
 from .sensitivity import measure, sensitivity_sweep
 
 HIGH_RULES = ("next_above",)
@@ -37,9 +39,9 @@ HIGH_RULES = ("next_above",)
 
 @dataclass
 class QSViTSettings:
-    tolerance: float = 5.0  # points of accuracy drop that still count as "tolerant"
-    uniform_sweeps: bool = True
-    high_rule: str = "next_above"
+    tolerance: float = field(default=5.0, metadata={"help": "drop (points) below which a layer group is tolerant"})
+    uniform_sweeps: bool = field(default=True, metadata={"help": "Algorithm 1 also sweeps the whole network and each layer kind"})
+    high_rule: str = field(default="next_above", metadata={"help": "bSettingH: the precision next above bSettingL"})
 
     def __post_init__(self):
         if self.tolerance <= 0:
@@ -147,10 +149,31 @@ class QSViT:
                 break
         return state
 
+    # -- Algorithm 4 ------------------------------------------------------------------------------
+    def algorithm4(self, final: dict[str, int]) -> dict:
+        """The final network: the kept setting built on the whole model and its accuracy checked against
+        the target (already measured by Algorithm 3, so the memo answers). The packed export, the test
+        accuracy and the verify split's check follow in ``run_search`` for every method alike."""
+        with self.ctx.in_phase("alg4_final_network"):
+            r = self.ctx.evaluator.accuracy(final, "search")
+        return {"search_accuracy": r.accuracy, "memory_bytes": self.space.memory_bytes(final),
+                "meets_target": self.ctx.constraint.met(r.correct, r.n)}
+
     def run(self) -> tuple[dict[str, int], pd.DataFrame]:
         self.ctx.evaluator.pin(fp32_bits(self.space))
         table = self.algorithm1()
         low, high, sensitivity = self.algorithm2(table)
         self.low, self.high, self.sensitivity = low, high, sensitivity
         final = self.algorithm3(low, high, sensitivity)
+        self.final_network = self.algorithm4(final)
         return final, table
+
+
+@register_method("qsvit", QSViTSettings, table_file="sensitivity.csv",
+                 summary="QSViT's guided methodology: sensitivity sweep, base settings, guided exploration")
+def run_qsvit(ctx: SearchContext, settings: QSViTSettings) -> MethodOutput:
+    searcher = QSViT(ctx, settings)
+    final, table = searcher.run()
+    return MethodOutput(final, table, {"tolerance": settings.tolerance, "base_settings": searcher.base_results,
+                                       "explored_settings": searcher.explored, "bSettingL": searcher.low,
+                                       "bSettingH": searcher.high, "final_network": searcher.final_network})

@@ -1,6 +1,6 @@
-"""One entry point for every search: ``run_search("qsvit" | "greedy" | "beam", model=...)``.
+"""One entry point for every registered search method: ``run_search(SearchSettings(...), out=...)``.
 
-Arguments are validated before anything is written; the result folder holds result.json,
+Settings are validated before anything is written; the result folder holds result.json,
 config.json, trace.jsonl, memo.sqlite, final.safetensors and sensitivity.csv (QSViT) or
 pareto.csv (AQ4SViT). ``resume=True`` replays the search against its memo, so a killed run ends
 with exactly the result an uninterrupted one would have produced.
@@ -8,7 +8,6 @@ with exactly the result an uninterrupted one would have produced.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from ..data import EVAL_BATCH_SIZE, SplitSpec, load_splits
-from ..errors import UsageError, choices
+from ..data import load_splits
+from ..errors import UsageError
 from ..evaluate import Evaluator
 from ..evaluate.engine import _quiet_default
 from ..models import create_model, get_entry
@@ -25,15 +24,13 @@ from ..quant.config import QuantConfig
 from ..quant.energy import energy_summary, energy_table, measure_activity
 from ..quant.export import export_packed
 from ..quant.memory import MemoryModel
-from ..quant.quantizers import QuantScheme
-from .aq4svit import AQ4SViT, AQ4SViTSettings
+from . import aq4svit, qsvit  # noqa: F401  (importing a method module registers it)
 from .common import Constraint, SearchContext, fp32_bits
-from .qsvit import QSViT, QSViTSettings
+from .registry import get_method
 from .results import ResultFolder
-from .space import DEFAULT_BITS, SearchSpace, parse_bits
-from .verify import verify, z_of
-
-METHODS = ("qsvit", "greedy", "beam")
+from .settings import ModelSettings, SearchSettings
+from .space import SearchSpace
+from .verify import verify
 
 
 @dataclass
@@ -46,122 +43,82 @@ class SearchOutcome:
     table: pd.DataFrame | None = None  # QSViT sensitivity / AQ4SViT pareto
 
 
-def _validate(method, bits, delta, model):
-    """The arguments every method shares; each method's settings object checks its own."""
-    if method not in METHODS:
-        raise UsageError(f"unknown method {method!r}; valid methods: {', '.join(METHODS)}")
-    get_entry(model)
-    bits = parse_bits(bits)
-    if len(bits) < 2:
-        raise UsageError("the bit list needs at least one width below 32")
-    if delta is None or not (delta > 0) or math.isinf(delta):
-        raise UsageError(f"delta must be a positive number of points, got {delta}")
-    return bits
+def run_search(settings: SearchSettings | str = "greedy", model: str | None = None, *, out: str | Path | None = None,
+               resume: bool = False, force: bool = False, memo: str | Path | None = None, net=None, **values) -> SearchOutcome:
+    """Run a registered search method and write the result folder ``out``.
 
-
-def run_search(
-    method: str,
-    model: str = "sdtv2_tiny",
-    *,
-    checkpoint: str | Path | None = None,
-    out: str | Path | None = None,
-    delta: float = 1.5,
-    relative: bool = False,
-    bits=DEFAULT_BITS,
-    scheme: QuantScheme | None = None,
-    seed: int = 0,
-    spec: SplitSpec = SplitSpec(),
-    dataset: str = "fashion_mnist",
-    data_root=None,
-    download: bool = False,
-    levels=("network", "stage", "block"),
-    beam_width: int = 3,
-    drift_threshold: float | None = None,
-    drift_margin: float = 1.5,
-    minibatch_slack: float = 3.0,
-    gate: str = "auto",
-    gate_score: str = "increase",
-    rank_keep: int | None = None,
-    trade_partners: int = 3,
-    seed_greedy: bool = True,
-    audit_gate: bool = False,
-    verify_confidence: float = 0.95,
-    tolerance: float = 5.0,
-    resume: bool = False,
-    force: bool = False,
-    memo: str | Path | None = None,
-    batch_size: int = EVAL_BATCH_SIZE,
-    cache_bytes: int = 1 << 30,
-    device: str | None = None,
-    quiet: bool | None = None,
-    max_evaluations: int | None = None,
-    export: bool = True,
-    model_overrides: dict | None = None,
-    fuse_repconv: bool = False,
-    net=None,
-) -> SearchOutcome:
-    """Run QSViT or AQ4SViT (greedy / beam) on ``model`` and write the result folder ``out``."""
-    bits = _validate(method, bits, delta, model)
-    z_of(verify_confidence)
-    qs = QSViTSettings(tolerance=tolerance) if method == "qsvit" else None
-    aq = AQ4SViTSettings(method, tuple(levels), beam_width, drift_threshold, drift_margin, minibatch_slack=minibatch_slack, gate=gate,
-                         gate_score=gate_score, rank_keep=rank_keep, trade_partners=trade_partners, seed_greedy=seed_greedy,
-                         audit_gate=audit_gate) if method != "qsvit" else None
-    scheme = scheme or QuantScheme(seed=seed)
+    ``settings`` is a :class:`SearchSettings`, or a method name with flat ``values``
+    (``run_search("beam", "sdtv3_tiny", delta=1.0, beam_width=2)``, see :meth:`SearchSettings.build`).
+    ``out``, ``resume``, ``force`` and ``memo`` say where results go, not what is computed; ``net``
+    replaces building the model from ``settings.model``.
+    """
+    if isinstance(settings, SearchSettings):
+        if model is not None or values:
+            raise UsageError("pass either a SearchSettings or a method name with flat settings, not both")
+        s = settings
+    else:
+        s = SearchSettings.build(settings, model or ModelSettings().name, **values)
+    method = get_method(s.method)
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
-    torch.manual_seed(seed)
-    if net is None:
-        if checkpoint is None and get_entry(model).default_checkpoint:
-            checkpoint = "default"
-        net = create_model(model, checkpoint=checkpoint, **(model_overrides or {}))
-    if fuse_repconv:  # quantize the re-parameterised 3x3 convs instead of the trained RepConv branches
-        from ..models import fuse_repconv as fuse
-
-        net = fuse(net)
-    family = net.default_cfg.get("family")
-    splits = load_splits(dataset, spec, root=data_root, download=download, family=family)
+    torch.manual_seed(s.seed)
+    net = net if net is not None else build_model(s.model)
+    splits = load_splits(s.data.dataset, s.data.spec, root=s.data.root, download=s.data.download, family=net.default_cfg.get("family"))
     splits.pop("train", None)  # searches never look at it
     if folder is not None:
-        folder.prepare(force=force)
-        memo = memo or Path(out) / "memo.sqlite"
-    quiet = _quiet_default() if quiet is None else quiet
-    evaluator = Evaluator(net, splits, scheme=scheme, device=device, batch_size=batch_size, cache_bytes=cache_bytes, memo=memo, quiet=quiet)
-    space = SearchSpace(evaluator.structure, MemoryModel(net), bits, scheme)
-    progress = tqdm(desc=f"{method} {model}", unit="cand", disable=quiet, leave=False)
-    ctx = SearchContext(method, evaluator, space, folder, Constraint(1.0, delta, relative), max_evaluations, progress)
+        folder.prepare(force=force, settings=s.to_dict())
+        memo = memo or folder.path / "memo.sqlite"
+    quiet = _quiet_default() if s.engine.quiet is None else s.engine.quiet
+    evaluator = Evaluator(net, splits, scheme=s.scheme, device=s.engine.device, batch_size=s.engine.batch_size,
+                          cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet)
+    space = SearchSpace(evaluator.structure, MemoryModel(net), s.bits, s.scheme)
+    progress = tqdm(desc=f"{s.method} {s.model.name}", unit="cand", disable=quiet, leave=False)
+    ctx = SearchContext(s.method, evaluator, space, folder, Constraint(1.0, s.delta, s.relative), s.max_evaluations, progress)
     with ctx.in_phase("baseline"):  # FP32 accuracy on search: part of every method's search time
-        ctx.constraint = Constraint(evaluator.accuracy(fp32_bits(space), "search").accuracy, delta, relative)
+        baseline = evaluator.accuracy(fp32_bits(space), "search")
+        ctx.constraint = Constraint(baseline.correct / baseline.n, s.delta, s.relative)
+    if s.require_trained:
+        _check_trained(ctx.constraint.fp32_accuracy, net)
     try:
-        final, table, extra = _run_method(ctx, qs, aq)
-        final, extra["verify"] = verify(ctx, final, verify_confidence)
+        output = method.run(ctx, s.options)
+        final, verified = verify(ctx, output.bits, s.verify_confidence)
     finally:
         progress.close()
+    extra = {**output.extra, "verify": verified, "seed": s.seed, "resumed": resume, "settings": s.to_dict()}
     with ctx.in_phase("final"):
-        fp32_test = evaluator.accuracy(fp32_bits(space), "test").accuracy
+        test = evaluator.accuracy(fp32_bits(space), "test")
+        fp32_test = test.correct / test.n
         extra["energy"] = _energy(evaluator, final)
-    result, config = ctx.finish(final, fp32_test, {**extra, "seed": seed, "resumed": resume})
+    result, config = ctx.finish(final, fp32_test, extra)
     if folder is not None:
-        folder.write_csv("sensitivity.csv" if method == "qsvit" else "pareto.csv", table)
-        if export:
+        if method.table_file and output.table is not None:
+            folder.write_csv(method.table_file, output.table)
+        if s.export:
             export_packed(net, config, folder.path / "final.safetensors")
     trace = pd.DataFrame(ctx.trace)
     evaluator.close()
-    return SearchOutcome(result, config, final, trace, folder.path if folder else None, table)
+    return SearchOutcome(result, config, final, trace, folder.path if folder else None, output.table)
 
 
-def _run_method(ctx: SearchContext, qs: QSViTSettings | None, aq: AQ4SViTSettings | None):
-    """(final bits, sensitivity or pareto table, method-specific result fields)."""
-    if qs is not None:
-        searcher = QSViT(ctx, qs)
-        final, table = searcher.run()
-        return final, table, {"tolerance": qs.tolerance, "base_settings": searcher.base_results, "explored_settings": searcher.explored,
-                              "bSettingL": searcher.low, "bSettingH": searcher.high}
-    searcher = AQ4SViT(ctx, aq)
-    final = searcher.run()
-    extra = {"levels": list(aq.levels), "beam_width": aq.beam_width, "gate": searcher.gate.state(), "minibatch_slack": aq.minibatch_slack,
-             "drift_aggregate": ctx.evaluator.drift_aggregate, "rank_keep": aq.keep if aq.gate == "rank" else None,
-             "trade_partners": aq.trade_partners, "seed_greedy": aq.seed_greedy, "audit_gate": aq.audit_gate}
-    return final, searcher.pareto(), extra
+def _check_trained(accuracy: float, net) -> None:
+    """Refuse to search a model at chance level: every candidate would "meet" the constraint."""
+    classes = net.default_cfg.get("kwargs", {}).get("num_classes", 10)
+    if accuracy < 2 / classes:
+        raise UsageError(f"FP32 accuracy on the search split is {accuracy:.2%}, near chance (1/{classes}): the model looks "
+                         "untrained or its checkpoint does not fit this data; a search on it would decide nothing "
+                         "(require_trained=False to search it anyway)")
+
+
+def build_model(m: ModelSettings):
+    """The model a search runs on: registered name, checkpoint (the shipped one for *_tiny), overrides."""
+    checkpoint = m.checkpoint
+    if checkpoint is None and get_entry(m.name).default_checkpoint:
+        checkpoint = "default"
+    net = create_model(m.name, checkpoint=checkpoint, **m.overrides)
+    if not m.fuse_repconv:
+        return net
+    from ..models import fuse_repconv  # quantize the re-parameterised 3x3 convs instead of RepConv's branches
+
+    return fuse_repconv(net)
 
 
 def _energy(evaluator: Evaluator, bits: dict[str, int]) -> dict:
@@ -175,7 +132,3 @@ def _energy(evaluator: Evaluator, bits: dict[str, int]) -> dict:
     for key in ("sdt_convention_uJ", "bit_aware_uJ"):
         out[f"saving_{key[:-3]}"] = 1 - out["final"][key] / out["fp32"][key]
     return out
-
-
-def list_methods() -> str:
-    return choices(METHODS)

@@ -69,6 +69,7 @@ class SearchSettings:
     verify_confidence: float = 0.95  # see search/verify.py
     max_evaluations: int | None = None  # stop (resumably) after this many full evaluations
     export: bool = True  # write final.safetensors
+    require_trained: bool = True  # refuse a model whose FP32 accuracy is near chance
     data: DataSettings = field(default_factory=DataSettings)
     engine: EngineSettings = field(default_factory=EngineSettings)
     options: Any = None  # the method's settings dataclass; None: its defaults
@@ -118,6 +119,7 @@ class SearchSettings:
     def to_dict(self) -> dict:
         """JSON-able, complete: what result.json records and what caches key on."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        assert self.scheme is not None  # set in __post_init__
         d.update(model=dataclasses.asdict(self.model), data={**dataclasses.asdict(self.data), "spec": dataclasses.asdict(self.data.spec)},
                  engine=dataclasses.asdict(self.engine), scheme=self.scheme.to_dict(), bits=list(self.bits),
                  options=dataclasses.asdict(self.options))

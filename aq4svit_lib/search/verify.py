@@ -78,15 +78,17 @@ def verify(ctx: SearchContext, final: dict[str, int], confidence: float = 0.95) 
         return final, {"split": None, "note": "no verify split (verify_size 0): the result is not verified"}
     with ctx.in_phase("verify"):
         fp32 = ev.accuracy(fp32_bits(space), "verify")
-        rule = Constraint(fp32.accuracy, ctx.constraint.delta, ctx.constraint.relative)
+        rule = Constraint(fp32.correct / fp32.n, ctx.constraint.delta, ctx.constraint.relative)
         tries = []
         for bits in backoff_order(ctx, final):
             ctx.counters["verify"] += 1
             r = ev.accuracy(bits, "verify", floor=rule.floor)  # the margin only raises the bar: reject early below it
             passed, se = bool(r.passed), None
             if passed and z > 0:
-                _, se = paired_drop(fp32.hit_mask(), r.hit_mask())
-                passed = r.accuracy >= rule.floor + z * se
+                reference, candidate = fp32.hit_mask(), r.hit_mask()
+                assert reference is not None and candidate is not None, "complete passes record per-image hits"
+                _, se = paired_drop(reference, candidate)
+                passed = r.correct / r.n >= rule.floor + z * se
             tries.append({"key": space.key(bits), "memory_bytes": space.memory_bytes(bits), "verify_accuracy": r.accuracy,
                           "standard_error": se, "passed": passed, "images_seen": r.seen})
             if passed:
