@@ -281,9 +281,16 @@ def search_settings_from_args(args):
         args.method, args.model, checkpoint=args.checkpoint, delta=1.5 if args.delta is None else args.delta, relative=args.relative,
         bits=args.bits, scheme=scheme, seed=args.seed, spec=_spec(args), dataset=args.dataset,
         data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
-        verify_confidence=args.verify_confidence, max_evaluations=args.max_evaluations, model_overrides=overrides,
+        search_confidence=args.search_confidence, verify_confidence=args.verify_confidence, max_evaluations=args.max_evaluations, model_overrides=overrides,
         fuse_repconv=args.fuse_repconv, device=args.device, quiet=True if args.quiet else None, **_batch(args), **given,
     )
+
+
+def _settings_default(name: str):
+    """A SearchSettings field's default (the CLI shows the library's defaults, never a copy of them)."""
+    from .search.settings import SearchSettings
+
+    return SearchSettings.__dataclass_fields__[name].default
 
 
 def cmd_search(args) -> int:
@@ -428,9 +435,13 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--scheme", default="uniform", help="uniform or fixed_point")
     p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
     p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
-    p.add_argument("--verify-confidence", type=_number(float, 0.5, 1), default=0.95,
-                   help="one-sided confidence that the verified answer's true drop is within delta (paired margin on the "
-                        "verify split; 0.5: no margin; default 0.95)")
+    search_conf, verify_conf = (_settings_default(n) for n in ("search_confidence", "verify_confidence"))
+    p.add_argument("--search-confidence", type=_number(float, 0.5, 1), default=search_conf,
+                   help="while searching, a candidate is feasible only if its drop is within delta with this one-sided "
+                        f"confidence (paired margin on the search split; 0.5: the count rule; default {search_conf})")
+    p.add_argument("--verify-confidence", type=_number(float, 0.5, 1), default=verify_conf,
+                   help="the same rule for the final check on the held-out verify split (back-off when it fails; "
+                        f"default {verify_conf})")
     if methods:
         _add_method_options(p)
     p.add_argument("--seed", type=int, default=0)

@@ -170,21 +170,26 @@ def drift_study(trace: pd.DataFrame, fp32_search: float) -> pd.DataFrame:
     df["drop_pts"] = 100 * (fp32_search - df.search_accuracy)
     df["drift_increase"] = df.drift - df.parent_drift.fillna(0.0)  # the step's own contribution
     return df[["index", "phase", "unit", "drift", "parent_drift", "drift_increase", "gate_score", "drift_max", "spike_disagreement",
-               "minibatch_accuracy", "search_accuracy", "drop_pts", "memory_bytes", "decision"]].reset_index(drop=True)
+               "minibatch_accuracy", "search_accuracy", "drop_pts", "memory_bytes", "decision"]
+              + (["feasible"] if "feasible" in df else [])].reset_index(drop=True)
 
 
 def gate_quality(df: pd.DataFrame, floor: float, n: int) -> dict:
     """How good were the gate's actual decisions? Precision / recall of its prunes at predicting infeasibility.
 
     ``df`` is :func:`drift_study` of one search (every screened candidate with its *full* search
-    accuracy, pruned ones included); infeasible uses the constraint's count rule on ``n`` images.
+    accuracy, pruned ones included); infeasible is its ``feasible`` column (the constraint's own rule,
+    margin included) when present, else the count rule on ``n`` images.
     Drift prunes (threshold or rank) and minibatch prunes are scored separately.
     """
     from scipy.stats import spearmanr
 
     from .evaluate.early_rejection import passes
 
-    infeasible = ~df.search_accuracy.map(lambda a: passes(round(a * n), n, floor))
+    if "feasible" in df:
+        infeasible = ~df.feasible.astype(bool)
+    else:
+        infeasible = ~df.search_accuracy.map(lambda a: passes(round(a * n), n, floor))
     gate = df.decision.isin(["pruned_drift", "pruned_rank"])
     mb = df.decision == "pruned_minibatch"
 

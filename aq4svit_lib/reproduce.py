@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import EVAL_BATCH_SIZE, SplitSpec
-from .errors import UsageError, choices
+from .errors import CheckpointError, UsageError, choices
 from .ioutil import write_json_atomic
 from .search.space import DEFAULT_BITS, QSVIT_BITS
 
@@ -57,7 +57,8 @@ class Profile:
     beam_width: int = 3
     beam_gate: str = "rank"  # Beam's gate policy (Greedy always uses the threshold gate)
     trade_partners: int = 3
-    verify_confidence: float = 0.95  # paired margin on verify (search/verify.py); 0.5: the plain count rule
+    search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
+    verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -153,7 +154,7 @@ def provenance(profile: Profile, model: str, entry: tuple[str, ...] | None = Non
     ckpt = profile.checkpoint(model)
     try:
         path = Path(ckpt) if ckpt else default_checkpoint(model)
-    except UsageError:  # no weights at all: a random-init model, nothing to fingerprint
+    except (UsageError, CheckpointError):  # no weights at all: a random-init model, nothing to fingerprint
         path = Path("")
     return {"weights": file_digest(path) if path.is_file() else None, "code": code_identity(*(entry or SEARCH_ENTRY)),
             **library_versions()}
@@ -165,7 +166,8 @@ def search_settings(profile: Profile, model: str, method: str, **overrides):
     from .search import SearchSettings, get_method
 
     values: dict[str, Any] = dict(delta=profile.delta, bits=profile.bits, spec=profile.spec, dataset=profile.dataset, checkpoint=profile.checkpoint(model),
-                  batch_size=profile.batch_size, verify_confidence=profile.verify_confidence, device=profile.device,
+                  batch_size=profile.batch_size, search_confidence=profile.search_confidence,
+                  verify_confidence=profile.verify_confidence, device=profile.device,
                   data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
     fields = {f.name for f in get_method(method).options()}
     profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners}
@@ -251,6 +253,7 @@ def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None 
     from .evaluate import Evaluator
     from .quant import QuantConfig
     from .report import drift_study
+    from .search.common import Constraint
 
     seen, rows = set(), []
     for o in outcomes:
@@ -262,11 +265,19 @@ def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None 
             rows.append(rec)
     memo = results_dir(prof) / model / "drift_study.sqlite"
     fp32 = outcomes[0].result["fp32"]["search_accuracy"]
+    s = outcomes[0].result.get("settings") or {}
     with Evaluator(profile_model(prof, model), profile_splits(prof, model), memo=memo, batch_size=batch_size or prof.batch_size,
                    device=prof.device) as ev:
+        ref = ev.accuracy({}, "search")  # FP32, with its per-image hits
+        rule = Constraint(ref.correct / ref.n, s.get("delta", prof.delta), s.get("relative", False), s.get("search_confidence", 0.5),
+                          ref.hit_mask())
         for rec in rows:
-            if rec.get("search_accuracy") is None or pd.isna(rec.get("search_accuracy")):
-                rec["search_accuracy"] = ev.accuracy(QuantConfig.from_dict(rec["config"]), "search").accuracy
+            known = rec.get("search_accuracy") is not None and not pd.isna(rec.get("search_accuracy"))
+            if known and rule.z == 0:  # the count rule needs no per-image hits
+                rec["feasible"] = rule.met(round(rec["search_accuracy"] * ref.n), ref.n)
+                continue
+            r = ev.accuracy(QuantConfig.from_dict(rec["config"]), "search")
+            rec["search_accuracy"], rec["feasible"] = r.accuracy, rule.accepts(r)
     df = pd.DataFrame(rows)
     return drift_study(df, fp32)
 

@@ -3,6 +3,7 @@
 import json
 import math
 import time
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ import pytest
 from aq4svit_lib.data import SplitSpec
 from aq4svit_lib.errors import UsageError
 from aq4svit_lib.models import create_model
-from aq4svit_lib.search import SearchInterrupted, read_trace, run_search, validate_result
+from aq4svit_lib.search import SearchInterrupted, SearchSettings, read_trace, run_search, validate_result
 
 SPEC = SplitSpec(search_size=300, minibatch_size=64, verify_size=300)
 BITS = (32, 8, 4)  # QSViT: keeps Algorithm 1 short
@@ -101,10 +102,12 @@ def test_qsvit_exploration_keeps_only_settings_meeting_the_target(qsvit_run):
     floor = outcome.result["floor"]
     explored = pd.DataFrame(outcome.result["explored_settings"])
     assert len(explored) > 0
-    kept = explored[explored.kept]
-    assert (kept.search_accuracy >= floor - 1e-12).all()
-    rejected = explored[~explored.kept]
-    assert all(pd.isna(acc) or acc < floor for acc in rejected.search_accuracy)  # NaN: rejected early
+    z = NormalDist().inv_cdf(outcome.result["settings"]["search_confidence"])
+    bar = floor + z * explored.search_standard_error.fillna(0.0) - 1e-12  # the constraint's one rule, margin included
+    kept = explored.kept
+    assert (explored.search_accuracy[kept] >= bar[kept]).all()
+    assert explored[~kept].decision.isin(["rejected", "rejected_early", "rejected_margin"]).all()
+    assert all(pd.isna(acc) or acc < b for acc, b in zip(explored.search_accuracy[~kept], bar[~kept], strict=True))
 
 
 def test_qsvit_final_meets_target_and_saves_memory(qsvit_run):
@@ -178,10 +181,11 @@ def test_audit_gate_fully_evaluates_pruned_candidates_outside_the_search_time(tm
     assert audited.result["images_forwarded"] == plain.result["images_forwarded"]  # the audit is not search cost
     pruned = audited.trace[audited.trace.decision.str.startswith("pruned")]
     assert len(pruned) > 0 and pruned.audit_passed.notna().all()
-    floor, n = audited.result["floor"], SPEC.search_size
-    for row in pruned.itertuples():  # the audit's verdict is the constraint's count rule on its accuracy
+    floor, n, z = audited.result["floor"], SPEC.search_size, NormalDist().inv_cdf(audited.result["settings"]["search_confidence"])
+    for row in pruned.itertuples():  # the audit's verdict is the search's own rule: count rule and paired margin
         if row.audit_accuracy == row.audit_accuracy:  # complete (not rejected early)
-            assert row.audit_passed == (round(row.audit_accuracy * n) >= math.ceil(floor * n - 1e-9))
+            count_rule = round(row.audit_accuracy * n) >= math.ceil(floor * n - 1e-9)
+            assert row.audit_passed == (count_rule and row.audit_accuracy >= floor + z * row.audit_standard_error - 1e-12)
     assert "audit" in audited.result["phases"] and "audit" not in plain.result["phases"]
 
 
@@ -213,14 +217,16 @@ def test_verify_split_checks_the_answer_and_backs_off_to_a_larger_feasible_confi
 def test_verify_margin_is_the_paired_standard_error_and_only_raises_the_bar(tmp_path, greedy_run):
     from aq4svit_lib.search.verify import paired_drop, z_of
 
-    outcome, _ = greedy_run
+    outcome = search("greedy", tmp_path / "strict", verify_confidence=0.95)  # a margin on verify as well
     v = outcome.result["verify"]
     assert v["confidence"] == 0.95 and v["z"] == pytest.approx(1.6449, abs=1e-4)
     last = v["tries"][-1]
     if last["standard_error"] is not None:  # a quantized answer passed with the margin
         assert last["verify_accuracy"] >= v["floor"] + v["z"] * last["standard_error"]
-    plain = search("greedy", tmp_path / "plain", verify_confidence=0.5)  # z = 0: the count rule alone
-    assert plain.result["verify"]["z"] == 0 and all(t["standard_error"] is None for t in plain.result["verify"]["tries"])
+    plain = greedy_run[0]  # the default: z = 0 on verify, the count rule alone
+    pv = plain.result["verify"]
+    assert pv["z"] == 0 and all(t["passed"] == (t["verify_accuracy"] is not None and t["verify_accuracy"] >= pv["floor"] - 1e-12)
+                                for t in pv["tries"])  # the count rule alone
     assert plain.result["memory_bytes"] <= outcome.result["memory_bytes"]  # the margin never admits a smaller answer
     # paired statistics on hand-made hits: 10 images, reference right on 9, candidate on 7, discordant on 4
     ref = np.array([1, 1, 1, 1, 1, 1, 1, 1, 1, 0], dtype=bool)
@@ -229,6 +235,34 @@ def test_verify_margin_is_the_paired_standard_error_and_only_raises_the_bar(tmp_
     assert drop == pytest.approx(0.2) and se == pytest.approx(math.sqrt((0.4 - 0.04) / 10))
     with pytest.raises(UsageError, match="confidence"):
         z_of(1.0)
+
+
+def test_search_margin_is_one_rule_for_every_decision(greedy_run):
+    from aq4svit_lib.evaluate.engine import AccuracyResult
+    from aq4svit_lib.search.common import Constraint
+
+    outcome = greedy_run[0]  # the default: a 95 % margin on search
+    r, trace = outcome.result, outcome.trace
+    z, floor = NormalDist().inv_cdf(r["settings"]["search_confidence"]), r["floor"]
+    full = trace[trace.decision.isin(["accepted", "rejected", "rejected_margin"])]
+    assert len(full) > 0 and full.search_standard_error.notna().all()
+    for row in full.itertuples():  # accepted exactly when accuracy >= floor + z * SE (and the count rule holds)
+        assert (row.decision == "accepted") == (row.search_accuracy >= floor + z * row.search_standard_error - 1e-12)
+    assert r["final"]["meets_constraint"] and r["settings"]["search_confidence"] == SearchSettings().search_confidence > 0.5
+    # the rule on hand-made hits: FP32 right on 9 of 10 images, a candidate on 8 (one discordant pair less)
+    ref = np.array([1] * 9 + [0], dtype=bool)
+
+    def result(hits):
+        h = np.array(hits, dtype=bool)
+        return AccuracyResult("search", 10, int(h.sum()), int(h.sum()), 10, True, None, None, hits=np.packbits(h).tobytes().hex())
+
+    cand = result([1] * 8 + [0, 0])  # drop 0.1, discordant 0.1: SE = sqrt((0.1 - 0.01) / 10) = 0.0949
+    assert Constraint(0.9, delta=10.0, confidence=0.5, reference=ref).accepts(cand)  # count rule: 0.8 >= 0.8
+    assert not Constraint(0.9, delta=10.0, confidence=0.95, reference=ref).accepts(cand)  # 0.8 < 0.8 + 1.645 * 0.0949
+    assert Constraint(0.9, delta=30.0, confidence=0.95, reference=ref).accepts(cand)  # 0.8 >= 0.6 + 0.156
+    assert Constraint(0.9, delta=10.0, confidence=0.95, reference=ref).standard_error(cand) == pytest.approx(math.sqrt(0.009))
+    with pytest.raises(ValueError, match="reference"):
+        Constraint(0.9, confidence=0.9)
 
 
 def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):

@@ -160,14 +160,17 @@ class Evaluator:
         #: memo records written by this evaluator carry it: a hit on another session's record is work a
         #: previous (killed) run did, whose original seconds a resumed search adds back to its time
         self.session = uuid.uuid4().hex[:12]
+        self._replayed_keys: set[str] = set()
 
     @property
     def batch_size(self) -> int:
         """Fixed at construction: it is part of every memo key (it moves float sums)."""
         return self._batch_size
 
-    def _replayed(self, record: dict) -> None:
-        if record.get("session") not in (None, self.session):
+    def _replayed(self, key: str, record: dict) -> None:
+        """Add back a previous session's evaluation time, once per record (a search may look a result up twice)."""
+        if record.get("session") not in (None, self.session) and key not in self._replayed_keys:
+            self._replayed_keys.add(key)
             self.counters["replayed_seconds"] += record.get("seconds") or 0.0
 
     # -- config handling ---------------------------------------------------------------------
@@ -327,7 +330,7 @@ class Evaluator:
         cached = self.memo.get(key)
         if cached is not None and (cached["complete"] or (floor is not None and cached["floor"] is not None and floor >= cached["floor"])):
             self.counters["memo_hits"] += 1
-            self._replayed(cached)
+            self._replayed(key, cached)
             return self._accuracy_result(sp, cached, floor, from_memo=True)
         t0 = time.perf_counter()
         tally, forwarded, start = self._run(bits, scheme, sp, "acc", floor=floor)
@@ -405,7 +408,7 @@ class Evaluator:
         cached = self.memo.get(key)
         if cached is not None:
             self.counters["memo_hits"] += 1
-            self._replayed(cached)
+            self._replayed(key, cached)
             fields = {k: v for k, v in cached.items() if k != "session"}
             return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
         ref = self._ensure_reference()

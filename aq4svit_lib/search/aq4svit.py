@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..errors import UsageError
-from .common import SearchContext, fp32_bits, pareto_front
+from .common import SearchContext, decision_of, fp32_bits, pareto_front
 from .gate import POLICIES, SCORES, DriftGate
 from .registry import MethodOutput, register_method
 from .space import check_levels
@@ -143,14 +143,14 @@ class AQ4SViT:
             ctx.record(bits, f"pruned_{pruned_by}", seconds, **fields, **audit)
             return False
         r = ctx.full_accuracy(bits, floor=ctx.constraint.floor)
-        self.gate.observe(fields["gate_score"], bool(r.passed))
-        decision = "accepted" if r.passed else ("rejected" if r.complete else "rejected_early")
-        self.seen[cand["key"]] = (bool(r.passed), r.accuracy)
-        if r.passed and (self.best is None or self._smaller(bits, self.best)):
+        passed = ctx.constraint.accepts(r)
+        self.gate.observe(fields["gate_score"], passed)
+        self.seen[cand["key"]] = (passed, r.accuracy)
+        if passed and (self.best is None or self._smaller(bits, self.best)):
             self.best = bits
-        ctx.record(bits, decision, time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
-                   search_upper_bound=r.upper_bound, **fields)
-        return bool(r.passed)
+        ctx.record(bits, decision_of(ctx, r, passed), time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
+                   search_upper_bound=r.upper_bound, search_standard_error=ctx.constraint.standard_error(r), **fields)
+        return passed
 
     def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
         """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
@@ -164,7 +164,7 @@ class AQ4SViT:
         ctx = self.ctx
         with ctx.in_phase("audit"):
             r = ctx.evaluator.accuracy(bits, "search", floor=ctx.constraint.floor)
-        return {"audit_passed": bool(r.passed), "audit_accuracy": r.accuracy}
+        return {"audit_passed": ctx.constraint.accepts(r), "audit_accuracy": r.accuracy, "audit_standard_error": ctx.constraint.standard_error(r)}
 
     def _smaller(self, a: dict[str, int], b: dict[str, int]) -> bool:
         space = self.ctx.space

@@ -7,10 +7,13 @@ so their times, evaluation counts and images forwarded compare like for like.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
+import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
@@ -29,17 +32,48 @@ class SearchInterrupted(RuntimeError):
     """Raised after ``max_evaluations`` candidate evaluations (simulates a killed run)."""
 
 
+def z_of(confidence: float) -> float:
+    """One-sided normal quantile; validates ``confidence`` (0.5 <= confidence < 1)."""
+    if not (0.5 <= confidence < 1):
+        raise UsageError(f"confidence must be in [0.5, 1), got {confidence}")
+    return NormalDist().inv_cdf(confidence)
+
+
+def paired_drop(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
+    """(drop, standard error) of a paired accuracy difference from per-image hits (fractions).
+
+    Both are measured on the same images, so the variance comes from the images on which exactly
+    one of the two is right (McNemar): ``SE = sqrt((discordant/n - drop^2) / n)``.
+    """
+    n = len(reference)
+    drop = float(reference.mean() - candidate.mean())
+    discordant = float((reference != candidate).mean())
+    return drop, math.sqrt(max(discordant - drop * drop, 0.0) / n)
+
+
 @dataclass
 class Constraint:
-    """accuracy(search) >= FP32 accuracy - delta (absolute points) or x (1 - delta/100) (relative)."""
+    """accuracy >= FP32 accuracy - delta (absolute points) or x (1 - delta/100) (relative), on one split.
+
+    The one definition of "meets the constraint" is :meth:`accepts`: the count rule (:meth:`met`,
+    which exact early rejection also uses) and, with ``confidence`` above 0.5, a paired margin:
+    ``accuracy >= floor + z * SE`` with SE the paired standard error of the drop against FP32's
+    per-image hits (``reference``). A search that keeps the smallest of many candidates passing on
+    one split otherwise keeps the ones whose noise favoured them (see search/verify.py).
+    """
 
     fp32_accuracy: float
     delta: float = 1.5  # points (percent)
     relative: bool = False
+    confidence: float = 0.5  # 0.5: the count rule alone
+    reference: np.ndarray | None = field(default=None, repr=False, compare=False)  # FP32's per-image hits
 
     def __post_init__(self):
         if not self.delta > 0:
             raise UsageError(f"delta must be > 0 points, got {self.delta}")
+        self.z = z_of(self.confidence)
+        if self.z > 0 and self.reference is None:
+            raise ValueError("a confidence margin needs FP32's per-image hits (reference)")
 
     @property
     def floor(self) -> float:
@@ -48,7 +82,27 @@ class Constraint:
         return self.fp32_accuracy - self.delta / 100
 
     def met(self, correct: int, n: int) -> bool:
+        """The count rule alone: necessary for :meth:`accepts`, so early rejection on it stays exact."""
         return passes(correct, n, self.floor)
+
+    def standard_error(self, r) -> float | None:
+        """Paired standard error of ``r``'s drop (None without per-image hits)."""
+        if self.reference is None:
+            return None
+        hits = r.hit_mask()
+        if hits is None:
+            return None
+        return paired_drop(self.reference, hits)[1]
+
+    def accepts(self, r) -> bool:
+        """Does the evaluation ``r`` (an AccuracyResult on this constraint's split) meet the constraint?"""
+        if not r.complete or not self.met(r.correct, r.n):
+            return False
+        if self.z == 0:
+            return True
+        se = self.standard_error(r)
+        assert se is not None, "complete evaluations record per-image hits"
+        return r.correct / r.n >= self.floor + self.z * se
 
 
 @dataclass
@@ -60,6 +114,7 @@ class SearchContext:
     constraint: Constraint
     max_evaluations: int | None = None
     progress: object = None
+    seed: int = 0  # methods that draw at random seed from it
     counters: Counter = field(default_factory=Counter)
     phases: dict = field(default_factory=lambda: defaultdict(lambda: {"seconds": 0.0, "evaluations": 0, "images_forwarded": 0}))
     trace: list = field(default_factory=list)
@@ -158,7 +213,8 @@ class SearchContext:
                 "bytes": memory,
                 "mean_bits": mean_bits(bits, space),
                 "verify_accuracy": verify.accuracy if verify is not None else None,
-                "meets_constraint": self.constraint.met(search.correct, search.n),
+                "meets_constraint": self.constraint.accepts(search),  # with the search margin, if any
+                "search_standard_error": self.constraint.standard_error(search),
                 "meets_constraint_verify": (Constraint(fp32_verify, self.constraint.delta, self.constraint.relative).met(verify.correct, verify.n)
                                             if verify is not None else None),
                 "paper_notation": paper_notation(bits, space.structure),
@@ -183,6 +239,15 @@ class SearchContext:
             self.folder.write_result(result)
             self.folder.write_config(config)
         return result, config
+
+
+def decision_of(ctx: SearchContext, r, passed: bool, ok: str = "accepted") -> str:
+    """The trace's word for a full evaluation: ``rejected_margin`` when only the confidence margin failed."""
+    if passed:
+        return ok
+    if not r.complete:
+        return "rejected_early"
+    return "rejected_margin" if ctx.constraint.met(r.correct, r.n) else "rejected"
 
 
 def mean_bits(bits: dict[str, int], space: SearchSpace) -> float:

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from ..quant.quantizers import FP32
-from .common import SearchContext, fp32_bits
+from .common import SearchContext, decision_of, fp32_bits
 from .registry import MethodOutput, register_method
 from .sensitivity import measure, sensitivity_sweep
 
@@ -98,13 +98,12 @@ class QSViT:
                 bits = self._apply(setting)
                 acc = self._measure(bits, sweep=name, unit="network")
                 self.base_results[name] = {"search_accuracy": acc, "memory_bytes": self.space.memory_bytes(bits),
-                                           "meets_target": acc is not None and self._meets(acc)}
+                                           "meets_target": acc is not None and self._meets(bits)}
         return low, high, sensitivity
 
-    def _meets(self, accuracy: float) -> bool:
-        """The constraint's count rule (the one definition every method and table uses)."""
-        n = len(self.ctx.evaluator.splits["search"])
-        return self.ctx.constraint.met(round(accuracy * n), n)
+    def _meets(self, bits: dict[str, int]) -> bool:
+        """The constraint's one definition (its complete evaluation is in the memo: no forward pass)."""
+        return self.ctx.constraint.accepts(self.ctx.evaluator.accuracy(bits, "search"))
 
     # -- Algorithm 3 ------------------------------------------------------------------------------
     def algorithm3(self, low: dict[str, int], high: dict[str, int], sensitivity: dict[str, float]) -> dict[str, int]:
@@ -123,13 +122,13 @@ class QSViT:
                 t0 = time.perf_counter()
                 ctx.counters["generated"] += 1
                 r = ctx.full_accuracy(bits, floor=ctx.constraint.floor)
-                kept = bool(r.passed)
-                decision = "kept" if kept else ("rejected" if r.complete else "rejected_early")
+                kept, se = ctx.constraint.accepts(r), ctx.constraint.standard_error(r)
+                decision = decision_of(ctx, r, kept, ok="kept")
                 ctx.record(bits, decision, time.perf_counter() - t0, search_accuracy=r.accuracy, unit=group.name,
-                           images_seen=r.seen, exp_setting=len(self.explored) + 1)
+                           images_seen=r.seen, exp_setting=len(self.explored) + 1, search_standard_error=se)
                 self.explored.append({"exp_setting": len(self.explored) + 1, "group": group.name, "bits": low[group.name],
-                                      "search_accuracy": r.accuracy, "memory_bytes": space.memory_bytes(bits), "kept": kept,
-                                      "decision": decision})
+                                      "search_accuracy": r.accuracy, "search_standard_error": se,
+                                      "memory_bytes": space.memory_bytes(bits), "kept": kept, "decision": decision})
                 if kept:
                     state = candidate
                     ctx.evaluator.pin(self._apply(state))
@@ -145,7 +144,7 @@ class QSViT:
             ctx.counters["generated"] += 1
             r = ctx.full_accuracy(self._apply(state), floor=ctx.constraint.floor)
             ctx.record(self._apply(state), "repair", time.perf_counter() - t0, search_accuracy=r.accuracy, unit=name)
-            if r.passed:
+            if ctx.constraint.accepts(r):
                 break
         return state
 
@@ -157,7 +156,7 @@ class QSViT:
         with self.ctx.in_phase("alg4_final_network"):
             r = self.ctx.evaluator.accuracy(final, "search")
         return {"search_accuracy": r.accuracy, "memory_bytes": self.space.memory_bytes(final),
-                "meets_target": self.ctx.constraint.met(r.correct, r.n)}
+                "meets_target": self.ctx.constraint.accepts(r)}
 
     def run(self) -> tuple[dict[str, int], pd.DataFrame]:
         self.ctx.evaluator.pin(fp32_bits(self.space))

@@ -72,10 +72,10 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
                           cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet)
     space = SearchSpace(evaluator.structure, MemoryModel(net), s.bits, s.scheme)
     progress = tqdm(desc=f"{s.method} {s.model.name}", unit="cand", disable=quiet, leave=False)
-    ctx = SearchContext(s.method, evaluator, space, folder, Constraint(1.0, s.delta, s.relative), s.max_evaluations, progress)
+    ctx = SearchContext(s.method, evaluator, space, folder, Constraint(1.0, s.delta, s.relative), s.max_evaluations, progress, seed=s.seed)
     with ctx.in_phase("baseline"):  # FP32 accuracy on search: part of every method's search time
         baseline = evaluator.accuracy(fp32_bits(space), "search")
-        ctx.constraint = Constraint(baseline.correct / baseline.n, s.delta, s.relative)
+        ctx.constraint = Constraint(baseline.correct / baseline.n, s.delta, s.relative, s.search_confidence, baseline.hit_mask())
     if s.require_trained:
         _check_trained(ctx.constraint.fp32_accuracy, net)
     try:

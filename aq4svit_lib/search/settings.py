@@ -18,9 +18,9 @@ from ..data import EVAL_BATCH_SIZE, SplitSpec
 from ..errors import UsageError
 from ..models import get_entry
 from ..quant.quantizers import QuantScheme
+from .common import z_of
 from .registry import get_method
 from .space import DEFAULT_BITS, parse_bits
-from .verify import z_of
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,8 @@ class SearchSettings:
     bits: tuple[int, ...] = DEFAULT_BITS
     scheme: QuantScheme | None = None  # None: uniform per-channel, seeded with ``seed``
     seed: int = 0
-    verify_confidence: float = 0.95  # see search/verify.py
+    search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
+    verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
     max_evaluations: int | None = None  # stop (resumably) after this many full evaluations
     export: bool = True  # write final.safetensors
     require_trained: bool = True  # refuse a model whose FP32 accuracy is near chance
@@ -84,6 +85,7 @@ class SearchSettings:
             raise UsageError(f"delta must be a positive number of points, got {self.delta}")
         if self.delta >= 100:
             raise UsageError(f"delta {self.delta} allows any accuracy (it must be below 100): the constraint would be vacuous")
+        z_of(self.search_confidence)
         z_of(self.verify_confidence)
         if self.max_evaluations is not None and (isinstance(self.max_evaluations, bool) or int(self.max_evaluations) != self.max_evaluations
                                                  or self.max_evaluations < 1):
