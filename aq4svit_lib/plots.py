@@ -14,7 +14,7 @@ import pandas as pd
 import seaborn as sns
 
 DECISION_COLORS = {
-    "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_early": "#f4a261",
+    "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_margin": "#e9c46a", "rejected_early": "#f4a261",
     "pruned_drift": "#6d597a", "pruned_rank": "#9d4edd", "pruned_minibatch": "#b56576", "repair": "#264653",
 }
 METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653"}
@@ -30,8 +30,8 @@ def save(fig, name: str, directory: str | Path) -> list[Path]:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = [directory / f"{name}.png", directory / f"{name}.pdf"]
-    for p in paths:
-        fig.savefig(p)
+    for p in paths:  # no creation date: re-rendering unchanged results must leave the files (and git) unchanged
+        fig.savefig(p, metadata={"CreationDate": None} if p.suffix == ".pdf" else {})
     return paths
 
 

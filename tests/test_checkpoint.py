@@ -63,13 +63,28 @@ def test_non_strict_loading_keeps_what_fits(tmp_path):
     assert torch.equal(fresh.head.weight, model.head.weight)
 
 
-@pytest.mark.parametrize("content", [b"garbage bytes, not a checkpoint", b""])
-def test_garbage_file_is_a_clear_error(tmp_path, content):
+@pytest.mark.parametrize("content,needle", [
+    (b"garbage bytes, not a checkpoint", "not a PyTorch checkpoint"),  # a text file
+    (b"", "not a PyTorch checkpoint"),
+    (b"\x80\x04garbage after a pickle header", "not a readable"),
+    (b"PK\x03\x04 a zip header and nothing else", "not a readable"),
+])
+def test_garbage_file_is_a_clear_error(tmp_path, content, needle):
     path = tmp_path / "garbage.pth"
     path.write_bytes(content)
     with pytest.raises(CheckpointError) as err:
         create_model("sdtv2_tiny", checkpoint=path)
-    assert "garbage.pth" in str(err.value) and "not a readable" in str(err.value)
+    assert "garbage.pth" in str(err.value) and needle in str(err.value) and "weights_only" not in str(err.value)
+
+
+def test_checkpoint_with_arbitrary_python_objects_is_refused_without_torchs_unsafe_hint(tmp_path):
+    import pathlib
+
+    path = tmp_path / "objects.pth"
+    torch.save({"model": random_model("sdtv2_tiny").state_dict(), "extra": pathlib.PurePosixPath("x")}, path)
+    with pytest.raises(CheckpointError, match="arbitrary code") as err:
+        create_model("sdtv2_tiny", checkpoint=path)
+    assert "weights_only" not in str(err.value)
 
 
 def test_truncated_checkpoint_is_a_clear_error(tmp_path):

@@ -88,6 +88,14 @@ def test_format_and_version_are_checked(tmp_path):
         QuantConfig.load(tmp_path / "bad.json")
     with pytest.raises(ConfigError, match="scheme"):
         QuantConfig.from_dict({**QuantConfig().to_dict(), "scheme": {"scheme": "log"}})
+    base = QuantConfig().to_dict()
+    # a scheme given as its name is the shorthand for {"scheme": name}; other non-objects are a clear error
+    assert QuantConfig.from_dict({**base, "scheme": "fixed_point"}).scheme.scheme == "fixed_point"
+    for bad, needle in ((["uniform"], "is an object"), ({"scheme": "fixed_point", "int_bits": 2.5}, "int_bits .* got 2.5"),
+                        ({"scheme": "fixed_point", "int_bits": True}, "int_bits"), ({"seed": "1"}, "seed is an integer"),
+                        ("log", "unknown scheme 'log'")):
+        with pytest.raises(ConfigError, match=needle):
+            QuantConfig.from_dict({**base, "scheme": bad})
 
 
 def test_paper_notation_reproduces_qsvit_final_setting():

@@ -32,13 +32,36 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
         return _read_safetensors(path)
+    _sniff(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or not a checkpoint): {first}") from None
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):  # torch's hint to load it unsafely is no advice for a user
+            raise CheckpointError(f"{path} holds Python objects other than tensors (and the argparse.Namespace official "
+                                  "checkpoints carry); it is refused because loading them could run arbitrary code") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt): {_first_line(exc)}") from None
+    except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError) as exc:
+        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt): {_first_line(exc)}") from None
     return _unwrap(obj, path), {}
+
+
+def _first_line(exc: BaseException) -> str:
+    """The error's own reason: torch's weights-only errors open with advice to load unsafely, so skip to the detail."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:
+        text = text.split("WeightsUnpickler error:", 1)[1]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _sniff(path: Path) -> None:
+    """torch.save writes a zip archive (legacy: a pickle, protocol byte 0x80); anything else is not a checkpoint."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise CheckpointError(f"{path} is not a PyTorch checkpoint (.pth / .pt: a zip archive or a pickle) nor a .safetensors "
+                              f"file; it starts with {head!r}")
 
 
 def read_safetensors(path: str | Path, what: str = "safetensors checkpoint") -> tuple[dict[str, torch.Tensor], dict]:

@@ -23,7 +23,10 @@ FAMILIES = {"sdt": SpikeDrivenTransformer, "sdtv2": MetaSpikeFormer, "sdtv3": ES
 #: Evaluation preprocessing of the official backbones (sdt_architecture.md section 5).
 IMAGENET_RESIZE = {"sdt": 235, "sdtv2": 256, "sdtv3": 232}
 
-CHECKPOINT_DIR = Path(__file__).resolve().parents[2] / "data" / "checkpoints"
+#: Where the default models' weights are: a checkout keeps them in data/checkpoints/ (with the model card);
+#: an installed wheel carries the same files as package data in aq4svit_lib/_checkpoints/ (pyproject.toml).
+CHECKPOINT_DIRS = (Path(__file__).resolve().parents[1] / "_checkpoints", Path(__file__).resolve().parents[2] / "data" / "checkpoints")
+CHECKPOINT_DIR = next((d for d in CHECKPOINT_DIRS if d.is_dir()), CHECKPOINT_DIRS[-1])
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,11 @@ def default_checkpoint(name: str) -> Path:
     entry = get_entry(name)
     if entry.default_checkpoint is None:
         raise UsageError(f"{name} has no shipped checkpoint; pass --checkpoint PATH")
-    return CHECKPOINT_DIR / entry.default_checkpoint
+    path = CHECKPOINT_DIR / entry.default_checkpoint
+    if not path.is_file():
+        raise CheckpointError(f"the shipped checkpoint of {name} is missing (looked in {' and '.join(map(str, CHECKPOINT_DIRS))}); "
+                              "reinstall the package, or pass --checkpoint PATH")
+    return path
 
 
 def load_model(path: str | Path, **overrides) -> SpikingBackbone:

@@ -38,6 +38,10 @@ ALLOWED_BITS = frozenset(range(2, 17)) | {32}
 FP32 = 32
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class QuantScheme:
     """How weights are quantized (a config object in the style of torchao)."""
@@ -56,14 +60,20 @@ class QuantScheme:
         ):
             if value not in valid:
                 raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
-        if self.int_bits is not None and (self.scheme != "fixed_point" or self.int_bits < 0):
-            raise UsageError("int_bits is a non-negative integer and only applies to the fixed_point scheme")
+        if self.int_bits is not None and (not _is_int(self.int_bits) or self.scheme != "fixed_point" or self.int_bits < 0):
+            raise UsageError(f"int_bits is a non-negative integer and only applies to the fixed_point scheme, got {self.int_bits!r}")
+        if not _is_int(self.seed):
+            raise UsageError(f"the scheme's seed is an integer, got {self.seed!r}")
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, d: dict) -> QuantScheme:
+        if isinstance(d, str):  # "scheme": "uniform" is a natural shorthand for {"scheme": "uniform"}
+            d = {"scheme": d}
+        if not isinstance(d, dict):
+            raise UsageError(f"a scheme is an object such as {{\"scheme\": \"uniform\", \"granularity\": \"per_channel\"}}, got {d!r}")
         unknown = set(d) - {"scheme", "granularity", "rounding", "int_bits", "seed"}
         if unknown:
             raise UsageError(f"unknown scheme field(s) {choices(unknown)}; valid: scheme, granularity, rounding, int_bits, seed")
