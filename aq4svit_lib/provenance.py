@@ -48,7 +48,7 @@ def _module_file(name: str) -> Path | None:
 def _imports(name: str, file: Path) -> set[str]:
     """aq4svit_lib modules that ``file`` (module ``name``) imports anywhere, including inside functions."""
     package = name if file.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(file.read_text())):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
@@ -83,6 +83,7 @@ def closure_digest(*modules: str) -> str:
     h = hashlib.sha256()
     for name in import_closure(*modules):
         f = _module_file(name)
+        assert f is not None, name  # import_closure keeps only modules with a source file
         h.update(str(f.relative_to(PACKAGE)).encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
 

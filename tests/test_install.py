@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -20,10 +21,17 @@ def test_every_subpackage_is_listed_for_the_wheel():
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
+    # build from a copy of what the wheel is made of: setuptools writes build/ into the source folder
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    junk = shutil.ignore_patterns("__pycache__", "*.pyc", "*.run*.json")
+    shutil.copytree(ROOT / "aq4svit_lib", source / "aq4svit_lib", ignore=junk)
+    shutil.copytree(ROOT / "data" / "checkpoints", source / "data" / "checkpoints", ignore=junk)
     target = tmp_path_factory.mktemp("site")
     # --no-build-isolation: the test venv already has setuptools, and CI has no network for a build env
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--target",
-                    str(target), str(ROOT)], check=True, cwd=tmp_path_factory.mktemp("elsewhere"))
+                    str(target), str(source)], check=True, cwd=tmp_path_factory.mktemp("elsewhere"))
     return target
 
 

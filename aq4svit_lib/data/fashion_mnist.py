@@ -58,12 +58,10 @@ class FashionMNIST:
 def _find_files(directory: Path, pool: str) -> tuple[Path, Path] | None:
     for sub in ("", "FashionMNIST/raw", "fashion-mnist"):
         d = directory / sub
-        pair = []
-        for stem in FILES[pool]:
-            found = next((d / (stem + ext) for ext in (".gz", "") if (d / (stem + ext)).is_file()), None)
-            pair.append(found)
-        if all(pair):
-            return pair[0], pair[1]
+        images, labels = (next((d / (stem + ext) for ext in (".gz", "") if (d / (stem + ext)).is_file()), None)
+                          for stem in FILES[pool])
+        if images is not None and labels is not None:
+            return images, labels
     return None
 
 
@@ -119,7 +117,10 @@ def _download(target: Path) -> None:
 def _load_cached(directory: Path) -> FashionMNIST:
     arrays = {}
     for pool in ("train", "test"):
-        images, labels = _find_files(directory, pool)
+        found = _find_files(directory, pool)
+        if found is None:
+            raise DataError(f"{directory} has no Fashion-MNIST {pool} files")
+        images, labels = found
         x, y = read_image_label_pair(images, labels, num_classes=len(CLASSES))
         if x.shape[1:] != (28, 28):
             raise DataError(f"{images}: expected 28x28 images, got {x.shape[1:]}")

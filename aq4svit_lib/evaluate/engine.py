@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..data.splits import EVAL_BATCH_SIZE, Split
 from ..errors import UsageError
+from ..models.base import SpikingBackbone
 from ..models.neurons import observe_neurons
 from ..provenance import engine_version
 from ..quant.apply import WeightQuantizer
@@ -136,7 +137,7 @@ class Evaluator:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         # a private copy: the memo and the prefix cache key on the weights seen here, so a caller who
         # later edits its model (or its batch size, a read-only property) cannot make them stale
-        self.model = copy.deepcopy(model).to(self.device).eval()
+        self.model: SpikingBackbone = copy.deepcopy(model).to(self.device).eval()  # type: ignore[assignment]  # any backbone
         self.splits = splits
         self.scheme = scheme or QuantScheme()
         self._batch_size = batch_size
@@ -161,6 +162,7 @@ class Evaluator:
         #: previous (killed) run did, whose original seconds a resumed search adds back to its time
         self.session = uuid.uuid4().hex[:12]
         self._replayed_keys: set[str] = set()
+        self.replayed_seconds = 0.0  # original seconds of other sessions' evaluations the memo answered
 
     @property
     def batch_size(self) -> int:
@@ -171,7 +173,7 @@ class Evaluator:
         """Add back a previous session's evaluation time, once per record (a search may look a result up twice)."""
         if record.get("session") not in (None, self.session) and key not in self._replayed_keys:
             self._replayed_keys.add(key)
-            self.counters["replayed_seconds"] += record.get("seconds") or 0.0
+            self.replayed_seconds += record.get("seconds") or 0.0
 
     # -- config handling ---------------------------------------------------------------------
     def split(self, name: str) -> Split:
@@ -243,7 +245,7 @@ class Evaluator:
         self._refresh_pins()
 
     def _refresh_pins(self) -> None:
-        keys = set()
+        keys: set[tuple] = set()
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
         for bits, scheme in [(fp32, self.scheme), *self._pins]:
             sigs = self.signatures(bits, scheme)
@@ -291,6 +293,7 @@ class Evaluator:
                 if entry is not None:
                     h = entry.batches[k]
                 else:
+                    assert batches is not None  # no cache entry: the split is read from its first batch
                     h, _ = next(batches)
                     h = h.to(self.device, non_blocking=True)
                 y = labels[k * self.batch_size : (k + 1) * self.batch_size].to(self.device)
@@ -413,6 +416,7 @@ class Evaluator:
             return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
         ref = self._ensure_reference()
         if all(b == FP32 for b in bits.values()):
+            assert self._fp32_drift_result is not None  # set by _ensure_reference
             result = self._fp32_drift_result
         else:
             t0 = time.perf_counter()

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import torch
 from torch import nn
@@ -88,6 +89,9 @@ class SpikingBackbone(nn.Module):
     family: str = ""
     #: (regex on the module path, layer kind); first match wins; no match = not quantized
     _layer_kinds: tuple[tuple[str, str], ...] = ()
+
+    #: the QuantConfig a packed export was loaded with (quant.export.load_packed); models do not import quant
+    quant_config: Any = None
 
     def __init__(self) -> None:
         super().__init__()

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import UsageError
+from .base import SpikingBackbone
 from .sdt_v2 import RepConv
 
 
@@ -55,7 +56,7 @@ def fused_weights(seq: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor]:
     return kernel, bias
 
 
-def fuse_repconv(model: nn.Module) -> nn.Module:
+def fuse_repconv(model: SpikingBackbone) -> SpikingBackbone:
     """A copy of ``model`` (eval mode) with every ``Sequential(RepConv, BN)`` replaced by a fused 3x3 conv."""
     fused = copy.deepcopy(model).eval()
     targets = [(name, m) for name, m in fused.named_modules()

@@ -229,7 +229,7 @@ class MetaSpikeFormer(SpikingBackbone):
         x = x.unsqueeze(0).repeat(self.T, 1, 1, 1, 1)  # direct encoding
         return self.downsample1_1(x)
 
-    def _head(self, x: torch.Tensor) -> torch.Tensor:
+    def _head(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         x = x.flatten(3).mean(3)
         x_lif = self.lif(x)
         main = self.head(x_lif if self.head_input == "spikes" else x).mean(0)

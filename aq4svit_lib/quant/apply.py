@@ -12,8 +12,8 @@ import contextlib
 import zlib
 
 import torch
-from torch import nn
 
+from ..models.base import SpikingBackbone
 from .config import QuantConfig
 from .quantizers import FP32, FakeQuant, QuantScheme, check_bits, fake_quantize_with
 
@@ -21,7 +21,7 @@ from .quantizers import FP32, FakeQuant, QuantScheme, check_bits, fake_quantize_
 class WeightQuantizer:
     """Owns the quantized-weight cache of one model and tracks which bits are applied."""
 
-    def __init__(self, model: nn.Module, scheme: QuantScheme | None = None):
+    def __init__(self, model: SpikingBackbone, scheme: QuantScheme | None = None):
         self.model = model
         self.structure = model.quant_structure()
         self.scheme = scheme or QuantScheme()
@@ -92,7 +92,7 @@ class WeightQuantizer:
         self._cache.clear()
 
 
-def quantize_model(model: nn.Module, config: QuantConfig) -> nn.Module:
+def quantize_model(model: SpikingBackbone, config: QuantConfig) -> SpikingBackbone:
     """Return a deep copy of ``model`` with ``config`` applied (the original is untouched)."""
     import copy
 

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 import torch
-from torch import nn
 
+from ..models.base import SpikingBackbone
 from .quantizers import FP32
 
 CONSTANTS = {
@@ -57,7 +57,7 @@ class LayerActivity:
 
 
 @torch.inference_mode()
-def measure_activity(model: nn.Module, batches) -> pd.DataFrame:
+def measure_activity(model: SpikingBackbone, batches) -> pd.DataFrame:
     """Forward ``batches`` of images; return MACs per image and input activity of every weight layer."""
     structure = model.quant_structure()
     modules = dict(model.named_modules())

@@ -20,6 +20,7 @@ from torch import nn
 
 from ..errors import CheckpointError
 from ..ioutil import atomic_path
+from ..models.base import SpikingBackbone
 from .apply import WeightQuantizer
 from .config import QuantConfig
 from .quantizers import FP32, dequantize
@@ -43,7 +44,7 @@ def unpack_bits(packed: np.ndarray, bits: int, count: int) -> np.ndarray:
     return (u - (1 << (bits - 1))).astype(np.int32)
 
 
-def export_packed(model: nn.Module, config: QuantConfig, path: str | Path) -> Path:
+def export_packed(model: SpikingBackbone, config: QuantConfig, path: str | Path) -> Path:
     """Write ``model`` quantized with ``config`` as a packed safetensors file; return the path."""
     from safetensors.torch import save_file
 
@@ -59,6 +60,7 @@ def export_packed(model: nn.Module, config: QuantConfig, path: str | Path) -> Pa
             tensors[key] = tensor.detach().float().contiguous().cpu()
             continue
         fq = wq.quantized(layer, bits[layer], config.scheme)
+        assert fq.codes is not None and fq.scale is not None, "quantized layers (below 32 bits) have codes and scales"
         tensors[f"{layer}.codes"] = torch.from_numpy(pack_bits(fq.codes.cpu().numpy(), bits[layer]))
         tensors[f"{layer}.scale"] = fq.scale.cpu().contiguous()
         layers_meta[layer] = {"bits": bits[layer], "shape": list(tensor.shape)}

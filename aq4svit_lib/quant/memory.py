@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import pandas as pd
-from torch import nn
 
+from ..models.base import SpikingBackbone
 from .config import QuantConfig
 from .quantizers import FP32, QuantScheme
 
@@ -35,7 +35,7 @@ def _owner(key: str, blocks) -> tuple[str, str]:
 class MemoryModel:
     """Precomputed tensor table of a model, so a candidate's bytes cost a dictionary walk."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: SpikingBackbone):
         self.structure = model.quant_structure()
         layer_of_weight = {layer.name + ".weight": layer for layer in self.structure.layers}
         rows = []
@@ -120,7 +120,7 @@ class MemoryReport:
         }
 
 
-def memory_report(model: nn.Module, config: QuantConfig) -> MemoryReport:
+def memory_report(model: SpikingBackbone, config: QuantConfig) -> MemoryReport:
     """Bytes of ``model`` stored under ``config`` (see the module docstring for what counts)."""
     mm = MemoryModel(model)
     return mm.report(config.resolve(mm.structure), config.scheme)

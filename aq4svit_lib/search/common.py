@@ -12,6 +12,7 @@ import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,7 +114,7 @@ class SearchContext:
     folder: ResultFolder | None
     constraint: Constraint
     max_evaluations: int | None = None
-    progress: object = None
+    progress: Any = None  # a tqdm bar (update(n)) or None
     seed: int = 0  # methods that draw at random seed from it
     counters: Counter = field(default_factory=Counter)
     phases: dict = field(default_factory=lambda: defaultdict(lambda: {"seconds": 0.0, "evaluations": 0, "images_forwarded": 0}))
@@ -128,7 +129,7 @@ class SearchContext:
         """Time a phase; an untimed phase nested in it (the gate audit) is not charged to it."""
         previous, self.phase = self.phase, name
         t0, img0 = time.perf_counter(), self.evaluator.counters["images_forwarded"]
-        re0 = self.evaluator.counters["replayed_seconds"]
+        re0 = self.evaluator.replayed_seconds
         ex0 = dict(self.excluded)
         try:
             yield
@@ -144,7 +145,7 @@ class SearchContext:
             p["seconds"] += seconds
             p["images_forwarded"] += images
             if name in UNTIMED_PHASES:
-                self.excluded["replayed_seconds"] += self.evaluator.counters["replayed_seconds"] - re0
+                self.excluded["replayed_seconds"] += self.evaluator.replayed_seconds - re0
             self.phase = previous
 
     def tick(self) -> None:
@@ -190,11 +191,12 @@ class SearchContext:
             test = ev.accuracy(bits, "test")
             verify = ev.accuracy(bits, "verify") if "verify" in ev.splits else None
             fp32_verify = ev.accuracy(fp32_bits(space), "verify").accuracy if verify is not None else None
-            choice = (extra or {}).get("verify", {}).get("search_choice_key")
+            verified = (extra or {}).get("verify", {})
+            choice = verified.get("search_choice_key")
             if choice is not None and choice != space.key(bits):  # what the back-off avoided, measured on test
-                extra["verify"]["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
+                verified["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
         memory = space.memory_bytes(bits)
-        replayed = ev.counters["replayed_seconds"] - self.excluded["replayed_seconds"]
+        replayed = ev.replayed_seconds - self.excluded["replayed_seconds"]
         result = base_result(
             method=self.method,
             model=ev.model.default_cfg.get("name", ""),
@@ -216,7 +218,7 @@ class SearchContext:
                 "meets_constraint": self.constraint.accepts(search),  # with the search margin, if any
                 "search_standard_error": self.constraint.standard_error(search),
                 "meets_constraint_verify": (Constraint(fp32_verify, self.constraint.delta, self.constraint.relative).met(verify.correct, verify.n)
-                                            if verify is not None else None),
+                                            if verify is not None and fp32_verify is not None else None),
                 "paper_notation": paper_notation(bits, space.structure),
             },
             floor=self.constraint.floor,
