@@ -249,6 +249,14 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     groups: dict[type, list[str]] = {}
     for name in method_names():
         groups.setdefault(get_method(name).settings, []).append(name)
+    def shown(f) -> str:
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
+        return ",".join(default) if isinstance(default, tuple) else str(default)
+
+    defaults: dict[str, dict[str, str]] = {}  # option -> {methods: default}: a name several methods share
+    for names in groups.values():
+        for f in get_method(names[0]).options():
+            defaults.setdefault(f.name, {})[" / ".join(names)] = shown(f)
     done = set()
     for cls, names in groups.items():
         g = p.add_argument_group(f"{cls.__name__} (--method {' / '.join(names)})")
@@ -257,11 +265,13 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
             if f.name in done:
                 continue
             done.add(f.name)
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
-            shown = ",".join(default) if isinstance(default, tuple) else default
-            text = f.metadata.get("help", "")
-            g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS,
-                           help=text if "default" in text else f"{text} (default {shown})", **_option_kwargs(f, hints[f.name]))
+            text, per_method = f.metadata.get("help", ""), defaults[f.name]
+            if len(set(per_method.values())) > 1:
+                text = f"{text} (default: " + "; ".join(f"{v} for {k}" for k, v in per_method.items()) + ")"
+            elif "default" not in text:
+                text = f"{text} (default {shown(f)})"
+            g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS, help=text,
+                           **_option_kwargs(f, hints[f.name]))
 
 
 def search_settings_from_args(args):
@@ -313,6 +323,24 @@ def cmd_search(args) -> int:
     for stage, tup in r["final"]["paper_notation"].items():
         print(f"  {stage}: {tup}")
     print(f"results in {out.folder}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .report import peer_comparison, to_markdown
+    from .reproduce import PEER_METHODS, compare_methods, get_profile
+
+    methods = [m for part in (args.methods or [",".join(PEER_METHODS)]) for m in part.split(",") if m]
+    df = peer_comparison(compare_methods(get_profile(args.profile), args.model, methods))
+    columns = ["method", "saving_vs_fp32", "widths_used", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "full",
+               "images_forwarded", "search_seconds", "gap_to_best_known", "hypervolume"]
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out, index=False)
+    if args.json:
+        print(df.to_json(orient="records", indent=2))
+    else:
+        print(to_markdown(df[columns]))
     return 0
 
 
@@ -457,6 +485,15 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print result.json (and the folder) instead of the summary")
     _add_data_args(p)
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("compare", help="every search method on one model with a profile's settings: the peer table")
+    p.add_argument("--profile", default="default", help="ci, default, full or imagenet")
+    p.add_argument("--model", default="sdtv2_tiny")
+    p.add_argument("--methods", action="append", help="comma-separated (default: qsvit, greedy, beam, sensitivity-ilp, optuna, random)")
+    p.add_argument("--out", help="also write the full table as CSV")
+    p.add_argument("--json", action="store_true", help="print the full table as JSON records")
+    p.add_argument("--threads", type=NONNEGATIVE, default=0)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("reproduce", help="execute the notebooks headless (papermill): figures, tables, results")
     p.add_argument("--profile", default="default", help="ci, default, full or imagenet")

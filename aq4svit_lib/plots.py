@@ -17,8 +17,9 @@ DECISION_COLORS = {
     "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_margin": "#e9c46a", "rejected_early": "#f4a261",
     "pruned_drift": "#6d597a", "pruned_rank": "#9d4edd", "pruned_minibatch": "#b56576", "repair": "#264653",
 }
-METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653"}
-METHOD_MARKERS = {"qsvit": "*", "greedy": "o", "beam": "D"}
+METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653", "sensitivity-ilp": "#e9c46a", "optuna": "#9d4edd",
+                 "random": "#8d99ae"}
+METHOD_MARKERS = {"qsvit": "*", "greedy": "o", "beam": "D", "sensitivity-ilp": "s", "optuna": "^", "random": "x"}
 
 
 def style() -> None:
@@ -199,6 +200,43 @@ def search_time_bars(table: pd.DataFrame):
     axes[0].set(ylabel="search wall-clock time (s)", xlabel="", title="Search time")
     sns.barplot(data=table, x="model", y="images_forwarded", hue="method", palette=METHOD_COLORS, ax=axes[1])
     axes[1].set(ylabel="images forwarded", xlabel="", title="Images forwarded", yscale="log")
+    fig.tight_layout()
+    return fig
+
+
+# -- 07 peer baselines ------------------------------------------------------------------------------
+def anytime_curves(curves: dict[str, dict[str, pd.DataFrame]], best_known: dict[str, float]):
+    """Best feasible memory saving after n full evaluations, one panel per model, one line per method."""
+    style()
+    models = list(curves)
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        for method, df in curves[model].items():
+            ax.step(df.full_evaluations, df.saving_vs_fp32 * 100, where="post", color=METHOD_COLORS.get(method), label=method)
+        if model in best_known:
+            ax.axhline(best_known[model] * 100, color="k", ls=":", lw=0.8, label="best known feasible")
+        ax.set(xlabel="full evaluations on search", ylabel="best feasible saving vs FP32 (%)", title=model, xscale="log")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def peer_fronts(points: dict[str, dict[str, pd.DataFrame]], finals: pd.DataFrame, floor: dict[str, float]):
+    """Each method's feasible configurations (accuracy vs memory saving) and its answer, one panel per model."""
+    style()
+    models = list(points)
+    fig, axes = plt.subplots(1, len(models), figsize=(5.2 * len(models), 4), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        for method, df in points[model].items():
+            ax.scatter(df.saving_vs_fp32 * 100, df.search_accuracy * 100, s=12, alpha=0.5, color=METHOD_COLORS.get(method),
+                       marker=METHOD_MARKERS.get(method, "o"), label=f"{method} (feasible)")
+        for row in finals[finals.model == model].itertuples():
+            ax.scatter(row.saving_vs_fp32 * 100, row.search_accuracy * 100, s=120, facecolor="none", linewidth=2,
+                       edgecolor=METHOD_COLORS.get(row.method), marker=METHOD_MARKERS.get(row.method, "o"), zorder=5)
+        if model in floor:
+            ax.axhline(floor[model] * 100, color="k", ls="--", lw=0.8, label="FP32 - delta")
+        ax.set(xlabel="memory saving vs FP32 (%)", ylabel="search accuracy (%)", title=f"{model} (circled: each answer)")
+        ax.legend(fontsize=6)
     fig.tight_layout()
     return fig
 

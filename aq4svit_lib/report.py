@@ -13,6 +13,9 @@ import torch
 
 from .models import REGISTRY, create_model
 
+#: trace decisions of a configuration the method judged feasible by the constraint's one rule
+FEASIBLE_DECISIONS = ("accepted", "kept")
+
 
 def zoo_table() -> pd.DataFrame:
     """One row per registered model: family, dataset, parameters (built on the meta device)."""
@@ -295,21 +298,65 @@ def final_settings_table(runs: dict) -> pd.DataFrame:
 
 
 def feasible_points(outcomes) -> pd.DataFrame:
-    """Every configuration the given searches evaluated in full and found feasible, de-duplicated."""
-    from .evaluate.early_rejection import passes
+    """Every configuration the given searches accepted (the constraint's one rule, margin included), de-duplicated.
+
+    QSViT's Algorithm-1 measurements (single-group configurations) are sensitivity data, not candidates: not here.
+    """
     from .search.common import pareto_front
 
     frames = []
     for o in outcomes:
         t = o.trace
-        if "search_accuracy" not in t:
-            continue
-        n = o.result["splits"]["search"]["size"]
-        ok = t[t.search_accuracy.notna()]
-        ok = ok[ok.search_accuracy.map(lambda a, n=n, f=o.result["floor"]: passes(round(a * n), n, f))]
+        ok = t[t.decision.isin(FEASIBLE_DECISIONS)]
         frames.append(ok[["key", "memory_bytes", "search_accuracy"]].assign(method=o.result["method"]))
     df = pd.concat(frames).drop_duplicates("key").reset_index(drop=True)
     fp32_bytes = outcomes[0].result["fp32_bytes"]
     df["saving_vs_fp32"] = 1 - df.memory_bytes / fp32_bytes
     df["on_front"] = pareto_front(df)
+    return df
+
+
+# -- peer baselines (issue "Peer baselines") ------------------------------------------------------------
+
+
+def anytime_curve(trace: pd.DataFrame, fp32_bytes: int) -> pd.DataFrame:
+    """Best feasible memory after n full evaluations (pruned and drift-scored candidates cost none)."""
+    full = trace[~trace.decision.astype(str).str.startswith("pruned") & (trace.decision != "scored")].reset_index(drop=True)
+    best = full.memory_bytes.where(full.decision.isin(FEASIBLE_DECISIONS)).cummin().ffill().fillna(fp32_bytes)
+    return pd.DataFrame({"full_evaluations": range(1, len(full) + 1), "best_feasible_bytes": best.astype(int),
+                         "saving_vs_fp32": 1 - best / fp32_bytes})
+
+
+def hypervolume(memory, accuracy, ref_memory: float, ref_accuracy: float) -> float:
+    """Area dominated by the points (less memory, more accuracy) inside the reference box, in (bytes x accuracy).
+
+    The reference point is (FP32 memory, FP32 accuracy - delta): only feasible, smaller-than-FP32 points count.
+    """
+    pts = sorted((m, a) for m, a in zip(memory, accuracy, strict=True) if m < ref_memory and a > ref_accuracy)
+    area, best = 0.0, ref_accuracy
+    for i, (m, a) in enumerate(pts):
+        best = max(best, a)
+        nxt = pts[i + 1][0] if i + 1 < len(pts) else ref_memory
+        area += (nxt - m) * (best - ref_accuracy)
+    return area
+
+
+def peer_comparison(outcomes) -> pd.DataFrame:
+    """Every method on one model: the final config, its cost, its gap to the best known feasible config, and the
+    hypervolume of its feasible front, normalised by the box from the reference point (FP32 memory, FP32 - delta) to
+    (0 bytes, 100 % accuracy), so it lies in [0, 1]."""
+    values = list(outcomes.values() if isinstance(outcomes, dict) else outcomes)
+    df = pd.DataFrame([outcome_row(o) for o in values])
+    feasible = pd.concat([o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)][["key", "memory_bytes"]] for o in values])
+    best_known = int(feasible.memory_bytes.min()) if len(feasible) else None
+    r0 = values[0].result
+    ref_acc = r0["floor"]
+    box = r0["fp32_bytes"] * (1.0 - ref_acc)
+    hv = []
+    for o in values:
+        t = o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)]
+        hv.append(hypervolume(t.memory_bytes, t.search_accuracy, r0["fp32_bytes"], ref_acc) / box if box > 0 else float("nan"))
+    df["hypervolume"] = hv
+    df["best_known_bytes"] = best_known
+    df["gap_to_best_known"] = df.memory_bytes / best_known - 1 if best_known else None
     return df

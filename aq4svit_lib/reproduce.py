@@ -36,6 +36,7 @@ NOTEBOOKS = (
     "04_aq4svit_search",
     "05_comparison",
     "06_drift_proxy",
+    "07_peer_baselines",
 )
 OPTIONAL_NOTEBOOKS = ("00_train_default_models",)
 
@@ -59,6 +60,7 @@ class Profile:
     trade_partners: int = 3
     search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
     verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
+    baseline_budget: int = 60  # full evaluations of the random and Optuna baselines (about Beam's count here)
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -75,7 +77,7 @@ class Profile:
 
 PROFILES = {
     "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, verify_size=300, test_size=1000,
-                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2),
+                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, baseline_budget=8),
     "default": Profile("default"),
     # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
     "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
@@ -170,7 +172,8 @@ def search_settings(profile: Profile, model: str, method: str, **overrides):
                   verify_confidence=profile.verify_confidence, device=profile.device,
                   data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
     fields = {f.name for f in get_method(method).options()}
-    profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners}
+    profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners,
+                                       "budget": profile.baseline_budget}
     if method == "beam":
         profile_options["gate"] = profile.beam_gate
     values.update({k: v for k, v in profile_options.items() if k in fields})
@@ -203,6 +206,24 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo)
     write_json_atomic(stamp, {**record, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
+
+
+PEER_METHODS = ("qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random")
+
+
+def compare_methods(profile: Profile, model: str, methods=PEER_METHODS, *, base=None) -> dict:
+    """Every method on one model with the profile's settings (folders reused as by ensure_search): label -> outcome.
+
+    The sensitivity ILP's measured scores are QSViT's Algorithm-1 configurations, so it shares QSViT's memo
+    when QSViT ran: those evaluations cost no forward pass and count with their original time.
+    """
+    out = {}
+    for method in methods:
+        memo = None
+        if method == "sensitivity-ilp" and "qsvit" in out:
+            memo = results_dir(profile, base) / model / "qsvit" / "memo.sqlite"
+        out[method] = ensure_search(profile, model, method, base=base, memo=memo)
+    return out
 
 
 def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, base=None):
@@ -289,11 +310,13 @@ def load_outcome(out: Path, model: str, method: str):
 
     from .models import create_model
     from .quant import QuantConfig
+    from .search import get_method
     from .search.results import load_result, read_trace
     from .search.run import SearchOutcome
 
-    table_file = out / ("sensitivity.csv" if method == "qsvit" else "pareto.csv")
-    table = pd.read_csv(table_file) if table_file.exists() else None
+    name = get_method(method).table_file  # each method names its table when it registers
+    table_file = out / name if name else None
+    table = pd.read_csv(table_file) if table_file is not None and table_file.exists() else None
     config = QuantConfig.load(out / "config.json")
     with torch.device("meta"):
         structure = create_model(model).quant_structure()
@@ -301,6 +324,24 @@ def load_outcome(out: Path, model: str, method: str):
 
 
 # -- running notebooks ----------------------------------------------------------------------------
+def render_html(executed: str | Path, out: str | Path) -> list[Path]:
+    """Every executed notebook in ``executed`` as a self-contained HTML page in ``out`` (readable without Jupyter)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    pages = []
+    for nb_path in sorted(Path(executed).glob("*.ipynb")):
+        body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+        page = out / f"{nb_path.stem}.html"
+        page.write_text(body, encoding="utf-8")
+        pages.append(page)
+    return pages
+
+
+
 def run_notebooks(profile: str = "default", only: list[str] | None = None, *, imagenet_root=None, checkpoint_dir=None,
                   output_dir: str | Path | None = None, include_optional: bool = False, log=print) -> list[dict]:
     """Execute the notebooks with papermill into ``results/<profile>/executed/``; return timings."""

@@ -4,7 +4,7 @@ Runs: QSViT, Greedy (threshold gate), Beam (rank gate, the default), Beam (thres
 gate -- same delta, bit list and splits. Targets (issue "Make the default experiment decide something"):
 Greedy at least as small as QSViT and >= 6.6x faster; Beam at least as small as Greedy; the gate saves
 full evaluations at unchanged final memory; no test drop above delta.
-Usage: python benchmarks/bench_search.py [--model sdtv2_tiny] [--search-size 2000] [--bits 32,8,6,4,3,2]
+Usage: python benchmarks/bench_search.py [--model sdtv2_tiny] [--search-size 2000] [--bits 32,8,6,4,3,2] [--baselines]
        python benchmarks/bench_search.py --from-results results/default   (tabulate the searches `make reproduce`
        already ran -- each from a cold memo of its own, timed while nothing else ran -- instead of running them again)
 """
@@ -34,6 +34,7 @@ def main() -> None:
     ap.add_argument("--bits", default="32,8,6,4,3,2")
     ap.add_argument("--delta", type=float, default=1.5)
     ap.add_argument("--from-results", help="a profile's results folder, e.g. results/default")
+    ap.add_argument("--baselines", action="store_true", help="also the peer baselines (sensitivity-ilp, optuna, random)")
     args = ap.parse_args()
     torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", 2)))
     outcomes = from_results(Path(args.from_results), args) if args.from_results else run_all(args)
@@ -48,12 +49,20 @@ RUNS = {
     "beam (threshold gate)": ("beam", "beam_gate-threshold", {"gate": "threshold"}),
     "greedy (no gate)": ("greedy", "greedy_gate-off", {"gate": "off"}),
 }
+#: the peer baselines (issue "Peer baselines"), same engine and budget of full evaluations; --baselines adds them
+BASELINES = {
+    "sensitivity-ilp": ("sensitivity-ilp", "sensitivity-ilp", {}),
+    "optuna": ("optuna", "optuna", {"budget": 60}),
+    "random": ("random", "random", {"budget": 60}),
+}
 
 
 def from_results(folder: Path, args) -> dict:
     from aq4svit_lib.reproduce import load_outcome
 
-    outcomes = {label: load_outcome(folder / args.model / name, args.model, method) for label, (method, name, _) in RUNS.items()}
+    runs = {**RUNS, **BASELINES}  # the baselines when notebook 07 ran
+    outcomes = {label: load_outcome(folder / args.model / name, args.model, method) for label, (method, name, _) in runs.items()
+                if label in RUNS or (folder / args.model / name / "result.json").is_file()}
     first = outcomes["qsvit"].result
     args.search_size, args.bits, args.delta = first["splits"]["search"]["size"], ",".join(map(str, first["bits"])), first["delta"]
     args.source = f"the searches of `make reproduce` in {folder}"
@@ -65,7 +74,7 @@ def run_all(args) -> dict:
     outcomes = {}
     args.source = "this script, each search from a cold memo"
     with tempfile.TemporaryDirectory() as tmp:
-        for label, (method, name, overrides) in RUNS.items():
+        for label, (method, name, overrides) in {**RUNS, **(BASELINES if args.baselines else {})}.items():
             out = Path(tmp) / name  # its own, cold memo
             outcomes[label] = run_search(method, args.model, out=out, spec=spec, bits=args.bits, delta=args.delta, quiet=True,
                                          export=False, **overrides)

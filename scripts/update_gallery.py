@@ -1,4 +1,5 @@
-"""Rewrite README.md's gallery section from the default profile's figures (run by `make reproduce`).
+"""Rewrite README.md's gallery section from the default profile's figures (run by `make reproduce`), and render the
+executed default-profile notebooks to HTML in figures/notebooks/ so a reviewer can read them without running anything.
 
 Repository upkeep, not library code: the library never edits the README.
 """
@@ -26,12 +27,18 @@ GALLERY = (
     ("05_pareto", "Accuracy vs memory saving: every feasible config evaluated, the Pareto front, and each method's result."),
     ("05_search_time", "Search wall-clock time and images forwarded per method."),
     ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate AQ4SViT-Beam screened on sdtv2_tiny."),
+    ("07_anytime", "Peer baselines: best feasible memory saving after n full evaluations, every method on one engine."),
+    ("07_fronts", "Peer baselines: each method's feasible configurations and its answer."),
 )
 
 
 def update_gallery(fig_dir: Path = ROOT / "figures", readme: Path = ROOT / "README.md") -> None:
-    """Rewrite the README's gallery section with the default profile's figures."""
+    """Rewrite the README's gallery section with the default profile's figures and links to the rendered notebooks."""
     lines = []
+    pages = sorted((fig_dir / "notebooks").glob("*.html"))
+    if pages:
+        links = ", ".join(f"[{p.stem}]({p.relative_to(ROOT)})" for p in pages)
+        lines.append(f"**Executed notebooks** (default profile, rendered to HTML: every output, no Jupyter needed): {links}\n")
     for name, caption in GALLERY:
         if (fig_dir / f"{name}.png").exists():
             rel = (fig_dir / f"{name}.png").relative_to(ROOT)
@@ -44,5 +51,12 @@ def update_gallery(fig_dir: Path = ROOT / "figures", readme: Path = ROOT / "READ
 
 
 if __name__ == "__main__":
+    import os
+
+    from aq4svit_lib.reproduce import get_profile, render_html, results_dir
+
+    executed = results_dir(get_profile("default")) / "executed"
+    if executed.is_dir() and not os.environ.get("AQ4SVIT_RESULTS"):
+        render_html(executed, ROOT / "figures" / "notebooks")
     update_gallery()
     print("README.md gallery updated from figures/")

@@ -17,7 +17,7 @@ def run(*args):
 def test_help_lists_every_command():
     r = run("--help")
     assert r.returncode == 0
-    for command in ("info", "data", "eval", "quantize", "memory", "search", "reproduce", "train"):
+    for command in ("info", "data", "eval", "quantize", "memory", "search", "compare", "reproduce", "train"):
         assert command in r.stdout
 
 
@@ -28,7 +28,7 @@ def test_info_prints_zoo_and_splits():
     assert "verify" in r.stdout and "3000" in r.stdout
 
 
-@pytest.mark.parametrize("method", ["qsvit", "greedy", "beam"])
+@pytest.mark.parametrize("method", ["qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random"])
 def test_cli_defaults_equal_the_default_profile(method):
     from aq4svit_lib.cli import DEFAULT_BITS, build_parser, search_settings_from_args
     from aq4svit_lib.reproduce import get_profile, search_settings
@@ -39,7 +39,7 @@ def test_cli_defaults_equal_the_default_profile(method):
     cli = search_settings_from_args(build_parser().parse_args(["search", "--method", method])).to_dict()
     profile = search_settings(prof, "sdtv2_tiny", method).to_dict()
     assert cli == profile  # every setting: split sizes, bits, delta, verify confidence, method options
-    if method != "qsvit":
+    if method in ("greedy", "beam"):
         assert profile["options"]["gate"] == {"greedy": "threshold", "beam": "rank"}[method]
 
 

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_every_notebook_is_stored_without_outputs_and_has_parameters():
-    assert len(NOTEBOOKS) == 7
+    assert len(NOTEBOOKS) == 8
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -65,7 +65,8 @@ def ci_run(tmp_path_factory):
 def test_all_notebooks_run_headless_with_the_ci_profile(ci_run):
     out, timings = ci_run
     assert [t["notebook"] for t in timings] == ["01_models_and_baselines", "02_qsvit_sensitivity", "03_qsvit_guided",
-                                                "04_aq4svit_search_greedy", "04_aq4svit_search_beam", "05_comparison", "06_drift_proxy"]
+                                                "04_aq4svit_search_greedy", "04_aq4svit_search_beam", "05_comparison", "06_drift_proxy",
+                                                "07_peer_baselines"]
     for t in timings:
         assert (out / "executed" / f"{t['notebook']}.ipynb").is_file()
 
@@ -76,10 +77,10 @@ def test_figures_and_tables_are_produced(ci_run):
     for name in ("01_memory_share", "01_firing_rates", "02_sensitivity_uniform", "02_sensitivity_uniform_per_tensor",
                  "02_sensitivity_fixed_point", "02_sensitivity_uniform_default_bits", "02_uniform_sweeps",
                  "03_expsettings", "04_greedy_trace_sdtv2_tiny", "04_beam_bitmap_sdtv3_tiny", "05_pareto", "05_search_time",
-                 "05_bitmap_sdtv2_tiny", "06_drift_vs_drop_sdtv2_tiny"):
+                 "05_bitmap_sdtv2_tiny", "06_drift_vs_drop_sdtv2_tiny", "07_anytime", "07_fronts"):
         assert (figs / f"{name}.png").stat().st_size > 5000 and (figs / f"{name}.pdf").is_file(), name
     for name in ("01_models", "02_attention_findings", "03_base_settings", "03_final_settings", "05_comparison", "05_decides",
-                 "06_gate_ablation", "06_gate_quality"):
+                 "06_gate_ablation", "06_gate_quality", "07_peer_comparison"):
         assert (figs / "tables" / f"{name}.csv").is_file() and (figs / "tables" / f"{name}.md").is_file(), name
 
 
@@ -102,8 +103,21 @@ def test_numbers_in_the_tables_are_sane(ci_run):
     assert set(comp.method) == {"qsvit", "greedy", "beam"}
     for m, g in comp.groupby("model"):  # Beam is never larger than Greedy
         assert g[g.method == "beam"].memory_bytes.iloc[0] <= g[g.method == "greedy"].memory_bytes.iloc[0], m
+    peers = pd.read_csv(tables / "07_peer_comparison.csv")
+    assert set(peers.method) == {"qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random"}
+    assert (peers.gap_to_best_known >= -1e-12).all() and peers.hypervolume.between(0, 1).all()  # answers are accepted configs
+    assert (peers[peers.method.isin(["optuna", "random"])].full <= 8).all()  # the ci profile's budget
     gate = pd.read_csv(tables / "06_gate_quality.csv")
     assert gate.candidates.gt(0).all() and gate.spearman_rho.between(-1, 1).all()
     ablation = pd.read_csv(tables / "06_gate_ablation.csv")
     on, off = (ablation[ablation.gate == g].set_index("method") for g in ("threshold", "off"))
     assert (off.gated == 0).all() and on.loc["greedy", "full"] <= off.loc["greedy", "full"]
+
+
+def test_executed_notebooks_render_to_html_a_reviewer_can_read(ci_run, tmp_path):
+    from aq4svit_lib.reproduce import render_html
+
+    pages = render_html(ci_run[0] / "executed", tmp_path / "html")
+    assert [p.stem for p in pages] == sorted(t["notebook"] for t in ci_run[1])
+    page = (tmp_path / "html" / "05_comparison.html").read_text()
+    assert "QSViT vs AQ4SViT" in page and page.count("data:image/png;base64") >= 3  # the figures are inside the page

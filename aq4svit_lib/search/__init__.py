@@ -1,4 +1,5 @@
-"""Searches over quantization configs: QSViT (Algorithms 1-4) and AQ4SViT (Greedy / Beam + drift gate).
+"""Searches over quantization configs: QSViT (Algorithms 1-4), AQ4SViT (Greedy / Beam + drift gate) and the
+peer baselines (sensitivity + integer program, Optuna NSGA-II, random search).
 
 Methods register in :mod:`.registry`; importing this package imports (and so registers) the built-in
 ones. A new method is a new module with a settings dataclass and a ``@register_method`` function.

@@ -1,0 +1,90 @@
+"""Optuna: multi-objective black-box search (memory down, accuracy up) with NSGA-II, under a budget.
+
+Each unit of ``level`` (default ``block``, Greedy's and Beam's finest level) is one categorical
+parameter over the bit list. Every trial is one full evaluation on ``search`` *without* early
+rejection (NSGA-II ranks infeasible trials by their accuracy too); the constraint's own rule is
+passed to NSGA-II as a constraint (``constraints_func``), so it prefers feasible trials. A proposal
+already evaluated is answered from the run's record and not counted: ``budget`` is the number of
+distinct configurations evaluated. The answer is the smallest feasible trial; the table marks the
+Pareto set.
+
+Resume (our choice): the study is written to ``optuna.journal`` in the result folder (a record for
+Optuna's own tools), but a resumed run replays the seeded study from the start against the memo:
+NSGA-II's random state is not in the storage, so continuing a loaded study would propose other
+trials than the uninterrupted run, while the replay gives the identical result at no forward cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UsageError
+from .common import SearchContext, fp32_bits, pareto_front
+from .random_search import check_budget
+from .registry import MethodOutput, register_method
+from .space import LEVELS
+from .trials import Trials
+
+MiB = 1 << 20
+
+
+@dataclass
+class OptunaSettings:
+    budget: int = field(default=60, metadata={"help": "full evaluations (distinct configurations)"})
+    level: str = field(default="block", metadata={"help": f"unit that is one parameter ({', '.join(LEVELS)})"})
+    population: int = field(default=16, metadata={"help": "NSGA-II population size"})
+
+    def __post_init__(self):
+        check_budget(self.budget)
+        if self.level not in LEVELS:
+            raise UsageError(f"unknown level {self.level!r}; valid levels: {', '.join(LEVELS)}")
+        if isinstance(self.population, bool) or not isinstance(self.population, int) or self.population < 2:
+            raise UsageError(f"the population is an integer >= 2, got {self.population!r}")
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise UsageError("the optuna method needs Optuna: pip install 'aq4svit[baselines]' (or pip install optuna)") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def _storage(optuna, ctx: SearchContext):
+    if ctx.folder is None:
+        return None
+    path = ctx.folder.path / "optuna.journal"
+    path.unlink(missing_ok=True)  # a fresh record per run (a resume replays; see the module docstring)
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    return JournalStorage(JournalFileBackend(str(path)))
+
+
+@register_method("optuna", OptunaSettings, table_file="trials.csv",
+                 summary="Optuna NSGA-II over per-unit widths (memory, accuracy) under a budget of full evaluations")
+def run_optuna(ctx: SearchContext, settings: OptunaSettings) -> MethodOutput:
+    optuna = _optuna()
+    space, trials = ctx.space, Trials(ctx, "optuna")
+    units = space.units(settings.level)
+    sampler = optuna.samplers.NSGAIISampler(population_size=settings.population, seed=ctx.seed,
+                                            constraints_func=lambda t: [t.user_attrs["violation"]])
+    study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler, storage=_storage(optuna, ctx), study_name="aq4svit")
+    asks = 0
+    with ctx.in_phase("optuna"):
+        while ctx.counters["full"] < settings.budget and asks < 20 * settings.budget:
+            asks += 1
+            trial = study.ask()
+            bits = fp32_bits(space)
+            for unit in units:
+                bits = space.set_unit(bits, unit, trial.suggest_categorical(unit.name, list(space.bits)))
+            row = trials.evaluate(bits, early_rejection=False, trial=trial.number)
+            se = row.get("search_standard_error") or 0.0
+            trial.set_user_attr("violation", 0.0 if row["feasible"] else ctx.constraint.floor + ctx.constraint.z * se - row["search_accuracy"] + 1e-9)
+            study.tell(trial, [row["memory_bytes"] / MiB, row["search_accuracy"]])
+    table = trials.table()
+    if len(table):
+        table["on_front"] = pareto_front(table, "memory_bytes", "search_accuracy")
+    return MethodOutput(trials.best(), table, {"budget": settings.budget, "level": settings.level, "population": settings.population,
+                                               "asks": asks, "sampler": "NSGAIISampler", "optuna": optuna.__version__})

@@ -1,0 +1,158 @@
+"""Sensitivity + integer program (HAWQ-V3 / ModelOpt AutoQuantize style), solved exactly by HiGHS.
+
+1. **Scores**: for every unit u (default: QSViT's layer groups) and width b, a predicted cost s(u, b)
+   of putting u at b with the rest FP32 (s(u, 32) = 0). Two sources, a setting:
+
+   - ``measured``: the drop on ``search`` (QSViT's Algorithm-1 sweep; with the same groups and bits the
+     configurations are identical, so a shared memo answers them without a forward pass);
+   - ``drift``: the membrane-potential drift of that single-unit configuration on the minibatch (the
+     gate's proxy; gradient-free and ~8x cheaper per unit than a search-split evaluation here).
+
+2. **Program**: binary x(u, b), one width per unit, minimise the memory sum_u,b m(u, b) x(u, b)
+   subject to sum_u,b s(u, b) x(u, b) <= B: the additive model of HAWQ-V3 (scores of units add up).
+   Solved with SciPy's ``milp`` (HiGHS branch and cut) for a sweep of budgets B, which gives a whole
+   predicted front (``ilp_front.csv``-style rows in the table).
+
+3. **Real evaluation and repair** (our rule): the front's distinct solutions are sorted by memory;
+   a bisection over them, each probe a full evaluation judged by the constraint's own rule, finds the
+   smallest solution that meets it, assuming a larger budget never gives a more accurate solution
+   (the additive model's premise; where it fails, bisection still returns a *feasible* solution,
+   perhaps not the smallest). With ``measured`` scores the budget sweep is a grid of fractions of
+   delta; with ``drift`` (not in accuracy points) of the largest total score.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from ..errors import UsageError
+from ..quant.quantizers import FP32
+from .common import SearchContext, fp32_bits
+from .registry import MethodOutput, register_method
+from .space import LEVELS
+from .trials import Trials
+
+SCORES = ("measured", "drift")
+
+
+@dataclass
+class SensitivityILPSettings:
+    scores: str = field(default="measured", metadata={"help": f"per-unit score source: {', '.join(SCORES)}"})
+    level: str = field(default="kind", metadata={"help": "units that get one width each (kind: QSViT's layer groups)"})
+    budgets: int = field(default=24, metadata={"help": "budgets in the sweep (points of the predicted front)"})
+
+    def __post_init__(self):
+        if self.scores not in SCORES:
+            raise UsageError(f"unknown score source {self.scores!r}; valid: {', '.join(SCORES)}")
+        if self.level not in LEVELS:
+            raise UsageError(f"unknown level {self.level!r}; valid levels: {', '.join(LEVELS)}")
+        if isinstance(self.budgets, bool) or not isinstance(self.budgets, int) or self.budgets < 2:
+            raise UsageError(f"budgets must be an integer >= 2, got {self.budgets!r}")
+
+
+def solve_allocation(memory: np.ndarray, score: np.ndarray, budget: float) -> np.ndarray | None:
+    """Exact minimum-memory choice of one column per row with total score <= budget (None if infeasible).
+
+    ``memory`` and ``score`` are (units x choices); returns the chosen column of every row.
+    """
+    units, choices = memory.shape
+    n = units * choices
+    one_per_unit = np.kron(np.eye(units), np.ones(choices))
+    constraints = [LinearConstraint(one_per_unit, 1, 1), LinearConstraint(score.reshape(1, n), -np.inf, budget)]
+    res = milp(memory.reshape(n), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1))
+    if res.status != 0 or res.x is None:
+        return None
+    return np.round(res.x).reshape(units, choices).argmax(axis=1)
+
+
+class SensitivityILP:
+    def __init__(self, ctx: SearchContext, settings: SensitivityILPSettings):
+        self.ctx, self.settings = ctx, settings
+        self.space = ctx.space
+        self.units = self.space.units(settings.level)
+        self.widths = list(self.space.bits)  # FP32 first (the list is high to low)
+        self.trials = Trials(ctx, "sensitivity-ilp")
+
+    def scores(self) -> np.ndarray:
+        """(units x widths) predicted cost; 0 at FP32."""
+        ctx, space = self.ctx, self.space
+        out = np.zeros((len(self.units), len(self.widths)))
+        with ctx.in_phase(f"scores:{self.settings.scores}"):
+            fp32 = fp32_bits(space)
+            for i, unit in enumerate(self.units):
+                for j, b in enumerate(self.widths):
+                    if b == FP32:
+                        continue
+                    bits = space.set_unit(fp32, unit, b)
+                    out[i, j] = self._score(bits, unit.name, b)
+        return np.maximum(out, 0.0)  # a drop below zero is noise, not a gain the program may spend elsewhere
+
+    def _score(self, bits: dict[str, int], unit: str, b: int) -> float:
+        ctx = self.ctx
+        if self.settings.scores == "measured":
+            row = self.trials.evaluate(bits, early_rejection=False, unit=unit, sweep="score")
+            return 100 * (ctx.constraint.fp32_accuracy - row["search_accuracy"])
+        t0 = time.perf_counter()
+        ctx.counters["generated"] += 1
+        ctx.tick()
+        d = ctx.evaluator.drift(bits)
+        ctx.record(bits, "scored", time.perf_counter() - t0, drift=d.drift, minibatch_accuracy=d.accuracy, unit=unit)
+        return d.drift
+
+    def memory(self) -> np.ndarray:
+        return np.array([[self.space.memory.bytes_of(u.layers, b, self.space.scheme) for b in self.widths] for u in self.units],
+                        dtype=float)
+
+    def front(self, memory: np.ndarray, score: np.ndarray) -> pd.DataFrame:
+        """The program's solution for each budget of the sweep (distinct solutions, smallest memory first)."""
+        top = float(score.max(axis=1).sum())
+        if self.settings.scores == "measured":
+            top = min(top, 2 * self.ctx.constraint.delta)
+        rows = []
+        for budget in np.linspace(0.0, top, self.settings.budgets):
+            choice = solve_allocation(memory, score, float(budget))
+            if choice is None:
+                continue
+            bits = fp32_bits(self.space)
+            for unit, j in zip(self.units, choice, strict=True):
+                bits = self.space.set_unit(bits, unit, self.widths[j])
+            rows.append({"budget": float(budget), "predicted_cost": float(score[np.arange(len(choice)), choice].sum()),
+                         "memory_bytes": self.space.memory_bytes(bits), "key": self.space.key(bits)})
+        df = pd.DataFrame(rows).drop_duplicates("key").sort_values(["memory_bytes", "budget"])
+        return df.reset_index(drop=True)
+
+    def repair(self, front: pd.DataFrame) -> None:
+        """Bisection over the front (smallest memory first) for the smallest solution that meets the constraint."""
+        lo, hi = 0, len(front) - 1  # invariant: every solution below lo is infeasible; the last one (most accurate) is the fall-back
+        with self.ctx.in_phase("ilp:evaluate"):
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                row = front.iloc[mid]
+                trial = self.trials.evaluate(self.space.bits_of(row["key"]), budget=float(row["budget"]),
+                                             predicted_cost=float(row["predicted_cost"]), sweep="front")
+                if trial["feasible"]:
+                    hi = mid - 1
+                else:
+                    lo = mid + 1
+
+    def run(self) -> MethodOutput:
+        score = self.scores()
+        front = self.front(self.memory(), score)
+        self.repair(front)
+        evaluated = pd.DataFrame(self.trials.rows)
+        table = front.merge(evaluated[["key", "search_accuracy", "feasible"]], on="key", how="left") if len(evaluated) else front
+        table["saving_vs_fp32"] = 1 - table.memory_bytes / self.space.fp32_bytes
+        extra = {"scores": self.settings.scores, "level": self.settings.level, "front_size": len(front),
+                 "score_table": {u.name: dict(zip(map(str, self.widths), map(float, s), strict=True)) for u, s in zip(self.units, score, strict=True)}}
+        return MethodOutput(self.trials.best(), table, extra)
+
+
+@register_method("sensitivity-ilp", SensitivityILPSettings, table_file="ilp_front.csv",
+                 summary="per-unit sensitivity scores, then an exact integer program (HiGHS) over a sweep of budgets")
+def run_sensitivity_ilp(ctx: SearchContext, settings: SensitivityILPSettings) -> MethodOutput:
+    return SensitivityILP(ctx, settings).run()
