@@ -5,6 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aq4svit-installed
 PROFILE ?= default
+TEST_WORKERS ?= 2  # pytest-xdist processes, one torch thread each (tests/conftest.py)
 
 .PHONY: setup data reproduce test lint bench clean-results help
 
@@ -32,7 +33,7 @@ reproduce: data
 	@if [ "$(PROFILE)" = default ]; then $(BIN)/python scripts/update_gallery.py; fi
 
 test: data
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .

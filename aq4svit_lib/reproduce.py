@@ -58,6 +58,7 @@ class Profile:
     beam_width: int = 3
     beam_gate: str = "rank"  # Beam's gate policy (Greedy always uses the threshold gate)
     trade_partners: int = 3
+    levels: tuple[str, ...] = ("network", "stage", "block")  # AQ4SViT's hierarchy (the ci profile stops at stages: CI time)
     search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
     verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
     baseline_budget: int = 60  # full evaluations of the random and Optuna baselines (about Beam's count here)
@@ -77,7 +78,8 @@ class Profile:
 
 PROFILES = {
     "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, verify_size=300, test_size=1000,
-                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, baseline_budget=8),
+                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, levels=("network", "stage"),
+                  baseline_budget=8),
     "default": Profile("default"),
     # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
     "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
@@ -173,7 +175,7 @@ def search_settings(profile: Profile, model: str, method: str, **overrides):
                   data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
     fields = {f.name for f in get_method(method).options()}
     profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners,
-                                       "budget": profile.baseline_budget}
+                                       "levels": profile.levels, "budget": profile.baseline_budget}
     if method == "beam":
         profile_options["gate"] = profile.beam_gate
     values.update({k: v for k, v in profile_options.items() if k in fields})
@@ -268,39 +270,41 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
 
 
 def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None = None):
-    """Drift and *full* search accuracy of every candidate the searches screened (pruned ones included)."""
+    """Drift and *full* search accuracy of every candidate the searches screened (pruned ones included).
+
+    Each search's candidates are judged through that search's own memo: the ones it evaluated in
+    full are replayed (with their per-image hits, which the margin needs), only pruned ones cost a pass.
+    """
     import pandas as pd
 
-    from .evaluate import Evaluator
-    from .quant import QuantConfig
     from .report import drift_study
-    from .search.common import Constraint
 
-    seen, rows = set(), []
+    seen: set[str] = set()
+    net, splits, rows = profile_model(prof, model), profile_splits(prof, model), []
     for o in outcomes:
         t = o.trace
-        for rec in t[t.drift.notna()].to_dict("records"):
-            if rec["key"] in seen:
-                continue
-            seen.add(rec["key"])
-            rows.append(rec)
-    memo = results_dir(prof) / model / "drift_study.sqlite"
-    fp32 = outcomes[0].result["fp32"]["search_accuracy"]
-    s = outcomes[0].result.get("settings") or {}
-    with Evaluator(profile_model(prof, model), profile_splits(prof, model), memo=memo, batch_size=batch_size or prof.batch_size,
-                   device=prof.device) as ev:
+        todo = [rec for rec in t[t.drift.notna()].to_dict("records") if rec["key"] not in seen]
+        seen.update(rec["key"] for rec in todo)
+        memo = o.folder / "memo.sqlite" if o.folder is not None else results_dir(prof) / model / "drift_study.sqlite"
+        rows += _judge_in_full(prof, net, splits, o.result, todo, memo, batch_size or prof.batch_size)
+    return drift_study(pd.DataFrame(rows), outcomes[0].result["fp32"]["search_accuracy"])
+
+
+def _judge_in_full(prof: Profile, net, splits, result: dict, rows: list[dict], memo: Path, batch_size: int) -> list[dict]:
+    """Full search accuracy and the search's own feasibility rule for each candidate record."""
+    from .evaluate import Evaluator
+    from .quant import QuantConfig
+    from .search.common import Constraint
+
+    s = result.get("settings") or {}
+    with Evaluator(net, splits, memo=memo, batch_size=batch_size, device=prof.device) as ev:
         ref = ev.accuracy({}, "search")  # FP32, with its per-image hits
         rule = Constraint(ref.correct / ref.n, s.get("delta", prof.delta), s.get("relative", False), s.get("search_confidence", 0.5),
                           ref.hit_mask())
         for rec in rows:
-            known = rec.get("search_accuracy") is not None and not pd.isna(rec.get("search_accuracy"))
-            if known and rule.z == 0:  # the count rule needs no per-image hits
-                rec["feasible"] = rule.met(round(rec["search_accuracy"] * ref.n), ref.n)
-                continue
             r = ev.accuracy(QuantConfig.from_dict(rec["config"]), "search")
             rec["search_accuracy"], rec["feasible"] = r.accuracy, rule.accepts(r)
-    df = pd.DataFrame(rows)
-    return drift_study(df, fp32)
+    return rows
 
 
 def load_outcome(out: Path, model: str, method: str):
@@ -357,7 +361,7 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
     executed = Path(output_dir or results_dir(prof)) / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     env_backup = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = "Agg"
+    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline: the HTML pages show them
     timings = []
     try:
         for nb in names:

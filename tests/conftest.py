@@ -5,7 +5,18 @@ import torch
 
 os.environ.setdefault("AQ4SVIT_QUIET", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
-torch.set_num_threads(int(os.environ.get("AQ4SVIT_THREADS", min(2, os.cpu_count() or 1))))
+
+def _threads() -> int:
+    """Torch threads for this test process: with pytest-xdist, workers x threads <= cores (two processes that
+    each use every core slow each other down up to 10x); the variable also reaches the CLI and notebook
+    kernels the tests start."""
+    cores = min(2, os.cpu_count() or 1)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return int(os.environ.get("AQ4SVIT_THREADS", max(1, cores // workers)))
+
+
+os.environ["OMP_NUM_THREADS"] = str(_threads())
+torch.set_num_threads(_threads())
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +43,9 @@ def random_model(name: str, seed: int = 0, **overrides):
             elif t.dtype.is_floating_point and t.dim() == 1 and "bn" in key and key.endswith("weight"):
                 t.copy_(torch.rand(t.shape, generator=g) + 0.5)
     return model.eval()
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The ci-profile notebooks are the longest test (one module fixture): schedule them first, so that under
+    pytest-xdist the other worker runs everything else meanwhile instead of idling at the end."""
+    items.sort(key=lambda item: item.path.name != "test_notebooks.py")  # stable: file order kept otherwise

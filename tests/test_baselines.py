@@ -145,7 +145,7 @@ def test_sensitivity_ilp_measured_scores_are_the_single_unit_drops_on_search(tmp
     out = search("sensitivity-ilp", tmp_path / "ilp", scores="measured", level="stage", bits=(32, 4, 2), budgets=6)
     r, trace = out.result, out.trace
     scored = trace[trace.sweep == "score"]
-    assert len(scored) == 4 * 2  # four stages x two widths below FP32, each one full evaluation
+    assert len(scored) == 5 * 2  # four stages and the head x two widths below FP32, each one full evaluation
     fp32 = r["fp32"]["search_accuracy"]
     for row in scored.itertuples():
         width = str(min(int(b) for b in row.key.split(",")))  # the one unit below FP32

@@ -33,6 +33,7 @@ class AdditiveEvaluator:
         self.counters = Counter()
         self.splits = {"search": range(N)}
         self.calls = 0
+        self.replayed_seconds = 0.0  # the engine's attribute: nothing replayed from a memo here
 
     def _loss(self, bits) -> float:
         return sum(self.loss.get((u.name, self.space.unit_bits(bits, u)), 0.0) for u in self.units)

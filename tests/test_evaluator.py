@@ -75,7 +75,7 @@ def v3_eval(small_splits):
 
 
 @given(st.floats(min_value=0.0, max_value=1.0))
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 def test_early_rejection_decision_equals_full_evaluation(v3_eval, floor):
     ev, cfg, full = v3_eval
     fresh = Evaluator(ev.model, ev.splits, batch_size=100, quiet=True)  # no memo: really recompute

@@ -33,6 +33,20 @@ def test_ensure_search_reuses_a_finished_folder(tmp_path):
     assert changed.result["delta"] == 3.0
 
 
+def test_drift_study_judges_each_candidate_like_its_search_did(tmp_path):
+    from aq4svit_lib.reproduce import drift_study_for
+
+    prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32, verify_size=100)
+    run = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
+    study = drift_study_for(prof, "sdtv3_tiny", [run])
+    screened = run.trace[run.trace.drift.notna()]
+    assert len(study) == screened.key.nunique() and study.search_accuracy.notna().all()  # pruned ones evaluated too
+    full = screened[screened.decision.isin(["accepted", "rejected", "rejected_margin"])].set_index("index")
+    judged = study.set_index("index").loc[full.index]
+    assert (judged.search_accuracy == full.search_accuracy).all()  # replayed from the search's memo: the same numbers
+    assert (judged.feasible == (full.decision == "accepted")).all()  # and the search's own rule, margin included
+
+
 def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_path):
     from safetensors.torch import load_file, save_file
 

@@ -149,6 +149,7 @@ def test_greedy_meets_the_constraint_and_beats_fp32(greedy_run):
     outcome, out = greedy_run
     r = outcome.result
     assert r["final"]["meets_constraint"] and r["saving_vs_fp32"] > 0.5
+    assert {"greedy:network", "greedy:stage", "greedy:block"} <= set(r["phases"])  # every level of the hierarchy ran
     ev = r["evaluations"]
     assert ev["generated"] >= ev["gated"] + ev["minibatch"] and ev["minibatch"] >= ev["full"]
     pareto = pd.read_csv(out / "pareto.csv")
@@ -310,4 +311,4 @@ def test_bad_arguments_are_clear_errors_and_write_nothing(tmp_path, kwargs, need
 
 def test_unknown_method_is_refused(tmp_path):
     with pytest.raises(UsageError, match="valid methods: .*(greedy|beam|qsvit).*(greedy|beam|qsvit).*(greedy|beam|qsvit)"):
-        search("random", tmp_path / "x")
+        search("greddy", tmp_path / "x")
