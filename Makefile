@@ -5,7 +5,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.aq4svit-installed
 PROFILE ?= default
-TEST_WORKERS ?= 2  # pytest-xdist processes, one torch thread each (tests/conftest.py)
+# pytest-xdist processes, one torch thread each (tests/conftest.py)
+TEST_WORKERS ?= 2
 
 .PHONY: setup data reproduce test lint bench clean-results help
 

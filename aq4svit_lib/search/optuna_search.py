@@ -3,7 +3,7 @@
 Each unit of ``level`` (default ``block``, Greedy's and Beam's finest level) is one categorical
 parameter over the bit list. Every trial is one full evaluation on ``search`` *without* early
 rejection (NSGA-II ranks infeasible trials by their accuracy too); the constraint's own rule is
-passed to NSGA-II as a constraint (``constraints_func``), so it prefers feasible trials. A proposal
+passed to NSGA-II as a constraint (``Trial.set_constraint``; ``constraints_func`` before Optuna 5), so it prefers feasible trials. A proposal
 already evaluated is answered from the run's record and not counted: ``budget`` is the number of
 distinct configurations evaluated. The answer is the smallest feasible trial; the table marks the
 Pareto set.
@@ -68,8 +68,9 @@ def run_optuna(ctx: SearchContext, settings: OptunaSettings) -> MethodOutput:
     optuna = _optuna()
     space, trials = ctx.space, Trials(ctx, "optuna")
     units = space.units(settings.level)
-    sampler = optuna.samplers.NSGAIISampler(population_size=settings.population, seed=ctx.seed,
-                                            constraints_func=lambda t: [t.user_attrs["violation"]])
+    per_trial = hasattr(optuna.trial.Trial, "set_constraint")  # Optuna >= 5 (constraints_func is deprecated there)
+    legacy = {} if per_trial else {"constraints_func": lambda t: [t.user_attrs["violation"]]}
+    sampler = optuna.samplers.NSGAIISampler(population_size=settings.population, seed=ctx.seed, **legacy)
     study = optuna.create_study(directions=["minimize", "maximize"], sampler=sampler, storage=_storage(optuna, ctx), study_name="aq4svit")
     asks = 0
     with ctx.in_phase("optuna"):
@@ -81,7 +82,10 @@ def run_optuna(ctx: SearchContext, settings: OptunaSettings) -> MethodOutput:
                 bits = space.set_unit(bits, unit, trial.suggest_categorical(unit.name, list(space.bits)))
             row = trials.evaluate(bits, early_rejection=False, trial=trial.number)
             se = row.get("search_standard_error") or 0.0
-            trial.set_user_attr("violation", 0.0 if row["feasible"] else ctx.constraint.floor + ctx.constraint.z * se - row["search_accuracy"] + 1e-9)
+            violation = 0.0 if row["feasible"] else ctx.constraint.floor + ctx.constraint.z * se - row["search_accuracy"] + 1e-9
+            trial.set_user_attr("violation", violation)
+            if per_trial:
+                trial.set_constraint("violation", violation)
             study.tell(trial, [row["memory_bytes"] / MiB, row["search_accuracy"]])
     table = trials.table()
     if len(table):
