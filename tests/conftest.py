@@ -15,8 +15,9 @@ def _threads() -> int:
     return int(os.environ.get("AQ4SVIT_THREADS", max(1, cores // workers)))
 
 
-os.environ["OMP_NUM_THREADS"] = str(_threads())
-torch.set_num_threads(_threads())
+THREADS = _threads()
+os.environ["OMP_NUM_THREADS"] = str(THREADS)
+torch.set_num_threads(THREADS)
 
 
 @pytest.fixture(scope="session")
