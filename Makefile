@@ -8,12 +8,13 @@ PROFILE ?= default
 # pytest-xdist processes, one torch thread each (tests/conftest.py)
 TEST_WORKERS ?= 2
 
-.PHONY: setup data reproduce test lint bench clean-results help
+.PHONY: setup data reproduce test lint bench clean-results notebooks help
 
 help:
 	@echo "make reproduce   run every notebook on the embedded default (profile=$(PROFILE)); figures/ and figures/tables/"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff check and mypy"
+	@echo "make notebooks   sync each notebook with its jupytext .py pair after an edit"
 	@echo "make bench       run the benchmark scripts (writes benchmarks/RESULTS.md)"
 
 $(BIN)/python:
@@ -44,6 +45,10 @@ bench: data
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_evaluator.py
 	$(BIN)/python benchmarks/bench_search.py
+
+# after editing a notebook or its .py pair outside JupyterLab: bring the other one up to date (newest wins)
+notebooks: setup
+	$(BIN)/jupytext --sync notebooks/*.ipynb
 
 clean-results:
 	rm -rf results/

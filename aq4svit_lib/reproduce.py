@@ -51,6 +51,7 @@ class Profile:
     verify_size: int = 3000  # checks each search's answer; drawn from the training pool, disjoint from search
     test_size: int | None = None  # None: the whole test set (the ci profile uses its first images only)
     bits: tuple[int, ...] = DEFAULT_BITS
+    scheme: Any = None  # a QuantScheme for every search; None: the searches' default (uniform, per-channel, nearest)
     qsvit_bits: tuple[int, ...] = QSVIT_BITS  # QSViT's own list, for its Algorithm-1 figure
     extra_bits: tuple[tuple[int, ...], ...] = ()  # further bit lists (full profile)
     delta: float = 1.5  # AQ4SViT's constraint, also used for QSViT in the comparison
@@ -105,6 +106,30 @@ def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str
         ckpts = tuple((m, str(Path(checkpoint_dir) / IMAGENET_CHECKPOINTS[m])) for m in prof.models)
         prof = replace(prof, imagenet_root=imagenet_root, checkpoints=ckpts, device=prof.device or "cuda")
     return prof
+
+
+def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str | None = None, *, delta=None, bits=None,
+                     scheme=None, beam_width=None) -> Profile:
+    """The profile a notebook runs: ``name`` with its parameters cell's overrides (None keeps the profile's value).
+
+    Any override renames the profile (e.g. ``default+delta=2.0``), so its results and figures go to their own
+    folder under results/ instead of replacing the profile's, and never the committed gallery.
+    """
+    from .quant.quantizers import QuantScheme
+    from .search.space import parse_bits
+
+    prof = get_profile(name, imagenet_root, checkpoint_dir)
+    changes: dict[str, Any] = {k: v for k, v in dict(delta=delta, bits=bits, scheme=scheme, beam_width=beam_width).items() if v is not None}
+    if not changes:
+        return prof
+    labels = {k: str(v) for k, v in changes.items()}
+    if "bits" in changes:
+        changes["bits"] = parse_bits(bits)
+        labels["bits"] = "-".join(map(str, changes["bits"]))
+    if "scheme" in changes:  # "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"
+        changes["scheme"] = scheme if isinstance(scheme, QuantScheme) else QuantScheme(*str(scheme).split("/"))
+        labels["scheme"] = changes["scheme"].key().replace("/", "-")
+    return replace(prof, name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
 
 
 #: File names expected in --checkpoint-dir for the imagenet profile (official releases).
@@ -178,6 +203,8 @@ def search_settings(profile: Profile, model: str, method: str, **overrides):
                                        "levels": profile.levels, "budget": profile.baseline_budget}
     if method == "beam":
         profile_options["gate"] = profile.beam_gate
+    if profile.scheme is not None:  # only when set: the default profile's settings (and cache keys) stay as they were
+        values["scheme"] = profile.scheme
     values.update({k: v for k, v in profile_options.items() if k in fields})
     values.update(overrides)
     return SearchSettings.build(method, model, **values)

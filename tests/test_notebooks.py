@@ -1,6 +1,5 @@
-"""Notebooks: stored clean, in sync with their source, and all of them run headless (ci profile)."""
+"""Notebooks: stored clean, in sync with their jupytext pairs, and all of them run headless (ci profile)."""
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -28,14 +27,18 @@ def _text(source) -> str:
     return source if isinstance(source, str) else "".join(source)
 
 
-def test_notebooks_match_their_generator(tmp_path):
-    spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "scripts" / "build_notebooks.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    for name, nb in mod.NOTEBOOKS.items():
-        stored = json.loads((ROOT / "notebooks" / f"{name}.ipynb").read_text())
-        assert [_text(c["source"]) for c in stored["cells"]] == [_text(c["source"]) for c in nb.cells], \
-            f"{name}: run scripts/build_notebooks.py"
+def test_every_notebook_agrees_with_its_text_pair():
+    """The .ipynb and its jupytext percent-format .py carry the same cells (edit either, then `make notebooks`)."""
+    import jupytext
+
+    for path in NOTEBOOKS:
+        pair = path.with_suffix(".py")
+        assert pair.exists(), f"{path.name} has no text pair; run: jupytext --set-formats ipynb,py:percent {path}"
+        stored = json.loads(path.read_text())
+        text = jupytext.read(pair)
+        assert stored["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
+        assert [(c["cell_type"], _text(c["source"])) for c in stored["cells"]] == \
+            [(c.cell_type, _text(c.source)) for c in text.cells], f"{path.name} and {pair.name} differ: run make notebooks"
 
 
 def test_notebooks_use_only_the_library():

@@ -22,6 +22,25 @@ def test_profiles_and_errors():
         get_profile("imagenet")
 
 
+def test_notebook_parameters_override_the_profile_in_their_own_folder():
+    from aq4svit_lib.quant import QuantScheme
+    from aq4svit_lib.reproduce import figures_dir, notebook_profile, results_dir, search_settings
+
+    same = notebook_profile("default")
+    assert same == get_profile("default") and figures_dir(same).name == "figures"
+    custom = notebook_profile("default", delta=2.0, bits=[4, 32, 2], scheme="uniform/per_tensor/nearest", beam_width=2)
+    assert custom.name == "default+delta=2.0,bits=32-4-2,scheme=uniform-per_tensor-nearest,beam_width=2"
+    assert (custom.delta, custom.bits, custom.beam_width) == (2.0, (32, 4, 2), 2)
+    assert results_dir(custom).name == custom.name and figures_dir(custom).parent == results_dir(custom)  # not the gallery
+    beam = search_settings(custom, "sdtv2_tiny", "beam")
+    assert beam.delta == 2.0 and beam.bits == (32, 4, 2) and beam.options.beam_width == 2
+    assert beam.scheme == QuantScheme("uniform", "per_tensor", "nearest")
+    # no override: the profile's settings exactly (the cached default results stay valid)
+    assert search_settings(same, "sdtv2_tiny", "greedy").to_dict() == search_settings(get_profile("default"), "sdtv2_tiny", "greedy").to_dict()
+    with pytest.raises(UsageError, match="unknown granularity"):
+        notebook_profile("default", scheme="uniform/per_row/nearest")
+
+
 def test_ensure_search_reuses_a_finished_folder(tmp_path):
     prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32, verify_size=100)
     first = ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)

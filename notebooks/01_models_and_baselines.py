@@ -1,0 +1,81 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 01 · Models and FP32 baselines
+#
+# The three backbones of the Spike-Driven Transformer family as small Fashion-MNIST models with the official architecture and depth (or, with the `imagenet` profile, the official checkpoints). For each: parameters, FP32 memory per stage, FP32 accuracy on the `search` split (what the searches see) and the `test` split (what we report), and evaluation time; then where the memory sits and how active the neurons are.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects replacements below this cell)
+profile = "default"  # ci | default | full | imagenet
+figures_base = None  # None: figures/ for the default profile, results/<profile>/figures otherwise
+imagenet_root = None  # imagenet profile only
+checkpoint_dir = None  # imagenet profile only
+delta = None  # Δ, the accuracy drop allowed (points); None: the profile's (1.5)
+bits = None  # weight widths to search, e.g. [32, 16, 8, 6, 4, 3, 2]; None: the profile's
+scheme = None  # quantizer "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"; None: uniform/per_channel/nearest
+beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
+# any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
+
+# %%
+import warnings
+
+import pandas as pd
+
+from aq4svit_lib import plots
+from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
+from aq4svit_lib.report import save_table
+
+warnings.filterwarnings("ignore", category=UserWarning)
+prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
+FIG = figures_dir(prof, figures_base)
+pd.set_option("display.width", 160, "display.max_columns", 30)
+print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"figures and tables -> {FIG}")
+
+# %%
+from aq4svit_lib.analyses import firing_rates, model_baseline
+from aq4svit_lib.report import memory_breakdown
+
+rows = []
+for name in prof.models:
+    rows.append(model_baseline(name, profile_splits(prof, name), checkpoint=prof.checkpoint(name) or "default",
+                               batch_size=prof.batch_size))
+baselines = pd.DataFrame(rows)
+save_table(baselines.round(4), "01_models", FIG)
+assert baselines.test_accuracy.between(0, 1).all() and baselines.search_accuracy.between(0, 1).all()
+baselines
+
+# %% [markdown]
+# **Memory per stage and block.** As in SDT v2's ImageNet models, stages 3 and 4 (the transformer blocks) hold most of the weights; this is where a bit saved is worth most.
+
+# %%
+breakdowns = {name: memory_breakdown(profile_model(prof, name)) for name in prof.models}
+fig = plots.memory_share(breakdowns)
+plots.save(fig, "01_memory_share", FIG)
+save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_memory_per_block", FIG);
+
+# %% [markdown]
+# **Firing rates per neuron layer** on the `minibatch` split (binary LIF spikes for SDT v1 / v2; for SDT v3, the mean normalised multi-spike output).
+
+# %%
+rates = {name: firing_rates(profile_model(prof, name), profile_splits(prof, name)["minibatch"]) for name in prof.models}
+fig = plots.firing_rates(rates)
+plots.save(fig, "01_firing_rates", FIG)
+summary = pd.DataFrame([{"model": m, "layers": len(df), "mean_rate": df.rate.mean(), "silent_layers": int((df.rate == 0).sum())}
+                        for m, df in rates.items()])
+save_table(summary, "01_firing_summary", FIG)
+summary

@@ -1,0 +1,111 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 05 · QSViT vs AQ4SViT-Greedy vs AQ4SViT-Beam
+#
+# The analogue of the AQ4SViT paper's main table, on each model of the profile, all three searches with the same Δ, search space, splits and evaluation engine (prefix cache, early rejection and memo for all; the drift gate only for AQ4SViT: threshold policy for Greedy, rank policy for Beam). Each search starts from a cold memo of its own, so times compare like for like. Every method counts a candidate as feasible only with the same 99 % one-sided paired margin on `search` (accuracy ≥ floor + 2.326 · SE of the paired drop, `--search-confidence`); every answer is then checked on the `verify` split (3000 images the search never chose on), backing off to a larger feasible configuration if it misses, and reported on `test`.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects replacements below this cell)
+profile = "default"  # ci | default | full | imagenet
+figures_base = None  # None: figures/ for the default profile, results/<profile>/figures otherwise
+imagenet_root = None  # imagenet profile only
+checkpoint_dir = None  # imagenet profile only
+delta = None  # Δ, the accuracy drop allowed (points); None: the profile's (1.5)
+bits = None  # weight widths to search, e.g. [32, 16, 8, 6, 4, 3, 2]; None: the profile's
+scheme = None  # quantizer "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"; None: uniform/per_channel/nearest
+beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
+# any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
+
+# %%
+import warnings
+
+import pandas as pd
+
+from aq4svit_lib import plots
+from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
+from aq4svit_lib.report import save_table
+
+warnings.filterwarnings("ignore", category=UserWarning)
+prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
+FIG = figures_dir(prof, figures_base)
+pd.set_option("display.width", 160, "display.max_columns", 30)
+print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"figures and tables -> {FIG}")
+
+# %%
+from aq4svit_lib.report import comparison_table
+
+METHODS = ("qsvit", "greedy", "beam")
+bit_lists = [prof.bits, *prof.extra_bits]  # the full profile adds QSViT's list
+outcomes = {}
+for bits in bit_lists:
+    suffix = "" if bits == prof.bits else "_bits" + "-".join(map(str, bits))
+    for m in prof.models:
+        for meth in METHODS:
+            outcomes[(m, meth, bits)] = ensure_search(prof, m, meth, name=meth + suffix, bits=list(bits))
+table = comparison_table(outcomes)
+save_table(table.round(4), "05_comparison", FIG)
+assert table.search_accuracy.between(0, 1).all() and table.test_accuracy.between(0, 1).all()
+assert table.saving_vs_fp32.between(0, 1).all()
+assert table.meets_delta_verify.all(), "every answer must meet delta on the verify split (after back-off)"
+table[["model", "method", "saving_vs_fp32", "saving_vs_qsvit", "widths_used", "search_drop_pts", "verify_drop_pts", "test_drop_pts",
+       "backoff_steps", "search_seconds", "speedup_vs_qsvit", "full", "gated"]]
+
+# %% [markdown]
+# **Does the experiment decide anything?** The all-lowest-width network must be infeasible (so the searches must mix widths), and the methods' answers should differ. The network-level sweep of QSViT's Algorithm 1 gives the first; the bit maps below show the second.
+
+# %%
+from aq4svit_lib.evaluate.early_rejection import passes
+
+lowest = min(b for b in prof.bits if b != 32)
+rows = []
+for m in prof.models:
+    q = outcomes[(m, "qsvit", prof.bits)]
+    s, n = q.table, q.result["splits"]["search"]["size"]
+    net = s[(s.sweep == "network") & (s.bits == lowest)].iloc[0]
+    rows.append({"model": m, "lowest_bits": lowest, "drop_pts": net["drop"],
+                 "infeasible": not passes(round(net["accuracy"] * n), n, q.result["floor"]),
+                 **{f"{meth}_widths": int(table[(table.model == m) & (table.method == meth) & (table.bits == "/".join(map(str, prof.bits)))].widths_used.iloc[0])
+                    for meth in METHODS}})
+decides = pd.DataFrame(rows)
+save_table(decides.round(3), "05_decides", FIG)
+decides
+
+# %%
+from aq4svit_lib.report import block_bits
+
+for m in prof.models:
+    maps = {meth: block_bits(outcomes[(m, meth, prof.bits)]) for meth in METHODS}
+    fig = plots.bit_map(maps)
+    fig.axes[0].set_title(f"{m}: bits per block (parameter-weighted mean)")
+    plots.save(fig, f"05_bitmap_{m}", FIG)
+pd.concat({meth: block_bits(outcomes[(prof.sensitivity_model, meth, prof.bits)]).set_index("block").mean_bits for meth in METHODS}, axis=1).T.round(1)
+
+# %% [markdown]
+# **Accuracy vs memory**: every feasible configuration any of the three searches evaluated, the Pareto front, and the configuration each method returned.
+
+# %%
+from aq4svit_lib.report import feasible_points
+
+main = table[table.bits == "/".join(map(str, prof.bits))]
+points = {m: feasible_points([outcomes[(m, meth, prof.bits)] for meth in METHODS]) for m in prof.models}
+floors = {m: outcomes[(m, "greedy", prof.bits)].result["floor"] for m in prof.models}
+fig = plots.pareto_scatter(points, main, floors)
+plots.save(fig, "05_pareto", FIG)
+fig = plots.search_time_bars(main)
+plots.save(fig, "05_search_time", FIG)
+table[["model", "bits", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]

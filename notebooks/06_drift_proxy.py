@@ -1,0 +1,85 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 06 · The drift gate: does it predict the loss, and does it save work?
+#
+# AQ4SViT screens candidates by membrane-potential drift before evaluating accuracy. Our definition (the paper gives none): for every spiking layer, ‖H_q − H_fp32‖₂ / ‖H_fp32‖₂ of the pre-spike membrane potentials over the minibatch and all time steps, averaged over layers. The gate scores a candidate by the drift its move *adds* over the configuration it was derived from (drift against FP32 grows as the search goes deeper, so a threshold on it would prune every late candidate). Two policies: **threshold** (prune when the score exceeds τ, calibrated per level as 1.5 × the largest accepted score) and **rank** (Beam: evaluate only the best M = 2K children of a round by score per MiB saved). First, the **ablation**: the same searches with the gate on and off. Then how good the gate's decisions were: every candidate a gated search screened, pruned ones included, is evaluated in full.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects replacements below this cell)
+profile = "default"  # ci | default | full | imagenet
+figures_base = None  # None: figures/ for the default profile, results/<profile>/figures otherwise
+imagenet_root = None  # imagenet profile only
+checkpoint_dir = None  # imagenet profile only
+delta = None  # Δ, the accuracy drop allowed (points); None: the profile's (1.5)
+bits = None  # weight widths to search, e.g. [32, 16, 8, 6, 4, 3, 2]; None: the profile's
+scheme = None  # quantizer "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"; None: uniform/per_channel/nearest
+beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
+# any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
+
+# %%
+import warnings
+
+import pandas as pd
+
+from aq4svit_lib import plots
+from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
+from aq4svit_lib.report import save_table
+
+warnings.filterwarnings("ignore", category=UserWarning)
+prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
+FIG = figures_dir(prof, figures_base)
+pd.set_option("display.width", 160, "display.max_columns", 30)
+print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"figures and tables -> {FIG}")
+
+# %%
+from aq4svit_lib.report import gate_ablation
+
+model = prof.sensitivity_model
+ablation_runs = {
+    "greedy, threshold gate": ensure_search(prof, model, "greedy"),
+    "greedy, gate off": ensure_search(prof, model, "greedy", name="greedy_gate-off", gate="off"),
+    "beam, rank gate": ensure_search(prof, model, "beam"),
+    "beam, threshold gate": ensure_search(prof, model, "beam", name="beam_gate-threshold", gate="threshold"),
+}  # Beam with the gate off evaluates every child in full: add it here for the complete ablation (costly)
+ablation = gate_ablation(ablation_runs)
+ablation.insert(0, "run", list(ablation_runs))
+save_table(ablation.round(4), "06_gate_ablation", FIG)
+ablation
+
+# %%
+from aq4svit_lib.report import gate_quality
+from aq4svit_lib.reproduce import drift_study_for
+
+rows, studies = [], {}
+for label in ("greedy, threshold gate", "beam, rank gate", "beam, threshold gate"):
+    run = ablation_runs[label]
+    df = drift_study_for(prof, model, [run])
+    q = gate_quality(df, run.result["floor"], run.result["splits"]["search"]["size"])
+    rows.append({"run": label, **q, "tau_per_level": run.result["gate"].get("tau_per_level")})
+    studies[label] = df
+quality = pd.DataFrame(rows)
+save_table(quality.round(4), "06_gate_quality", FIG)
+assert quality.candidates.gt(0).all()
+quality
+
+# %%
+df = studies["beam, rank gate"]
+q = quality.set_index("run").loc["beam, rank gate"]
+fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho_increase"], title=f"{model} (Beam, rank gate)")
+plots.save(fig, f"06_drift_vs_drop_{model}", FIG)
+save_table(df.round(5), f"06_drift_candidates_{model}", FIG)

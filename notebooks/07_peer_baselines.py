@@ -1,0 +1,79 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 07 · AQ4SViT against the field: peer baselines under one engine
+#
+# The papers compare AQ4SViT only with QSViT. Here every method runs through the same evaluation engine, splits, Δ, search space and constraint rule (the 99 % paired margin on `search`, then the `verify` check): QSViT, AQ4SViT-Greedy and -Beam, a **sensitivity + integer program** baseline (HAWQ-V3 / ModelOpt AutoQuantize style: QSViT's single-group drops as scores, an exact HiGHS solve over a sweep of budgets, then a bisection over the predicted front with real evaluations), **Optuna NSGA-II** over per-block widths and **random** configurations, the last two under the same budget of full evaluations (`baseline_budget` of the profile). The **best known feasible configuration** is the smallest any method evaluated and accepted; each method's gap to it says how far it stopped from what exists.
+
+# %% tags=["parameters"]
+# Parameters (papermill injects replacements below this cell)
+profile = "default"  # ci | default | full | imagenet
+figures_base = None  # None: figures/ for the default profile, results/<profile>/figures otherwise
+imagenet_root = None  # imagenet profile only
+checkpoint_dir = None  # imagenet profile only
+delta = None  # Δ, the accuracy drop allowed (points); None: the profile's (1.5)
+bits = None  # weight widths to search, e.g. [32, 16, 8, 6, 4, 3, 2]; None: the profile's
+scheme = None  # quantizer "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"; None: uniform/per_channel/nearest
+beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
+# any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
+
+# %%
+import warnings
+
+import pandas as pd
+
+from aq4svit_lib import plots
+from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
+from aq4svit_lib.report import save_table
+
+warnings.filterwarnings("ignore", category=UserWarning)
+prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
+FIG = figures_dir(prof, figures_base)
+pd.set_option("display.width", 160, "display.max_columns", 30)
+print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"figures and tables -> {FIG}")
+
+# %%
+from aq4svit_lib.report import FEASIBLE_DECISIONS, anytime_curve, peer_comparison
+from aq4svit_lib.reproduce import compare_methods
+
+runs = {m: compare_methods(prof, m) for m in prof.models}
+table = pd.concat([peer_comparison(runs[m]) for m in prof.models], ignore_index=True)
+save_table(table.round(4), "07_peer_comparison", FIG)
+assert table.meets_delta_verify.all(), "every answer must meet delta on the verify split (after back-off)"
+table[["model", "method", "saving_vs_fp32", "gap_to_best_known", "hypervolume", "widths_used", "search_drop_pts",
+       "verify_drop_pts", "test_drop_pts", "full", "images_forwarded", "search_seconds"]]
+
+# %% [markdown]
+# **Equal budget**: the best feasible memory saving each method had reached after n full evaluations (pruned candidates cost none). A method whose curve lies above another's found smaller feasible models with fewer evaluations.
+
+# %%
+curves = {m: {meth: anytime_curve(o.trace, o.result["fp32_bytes"]) for meth, o in runs[m].items()} for m in prof.models}
+best = {m: 1 - table[table.model == m].best_known_bytes.iloc[0] / runs[m]["greedy"].result["fp32_bytes"] for m in prof.models}
+fig = plots.anytime_curves(curves, best)
+plots.save(fig, "07_anytime", FIG)
+pd.DataFrame({m: {meth: c.full_evaluations.max() for meth, c in cs.items()} for m, cs in curves.items()})
+
+# %%
+points = {}
+for m in prof.models:
+    points[m] = {}
+    for meth, o in runs[m].items():
+        t = o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)]
+        points[m][meth] = t.assign(saving_vs_fp32=1 - t.memory_bytes / o.result["fp32_bytes"])
+floors = {m: runs[m]["greedy"].result["floor"] for m in prof.models}
+fig = plots.peer_fronts(points, table, floors)
+plots.save(fig, "07_fronts", FIG)
