@@ -74,6 +74,17 @@ def qsvit_paper_setting(scheme=None):
     return QuantConfig(default=32, blocks=dict(QSVIT_PAPER_SETTING), scheme=scheme or QuantScheme())
 
 
+def paper_setting_bits(model_name: str) -> dict[str, int] | None:
+    """QSViT's published SDTv2 setting resolved on ``model_name``'s layers (None for a model that is not SDT v2)."""
+    from .models import get_entry
+
+    if get_entry(model_name).family != "sdtv2":
+        return None
+    with torch.device("meta"):
+        structure = create_model(model_name).quant_structure()
+    return qsvit_paper_setting().resolve(structure)
+
+
 def paper_setting_check(model_name: str, splits: dict, checkpoint="default", schemes=None) -> pd.DataFrame:
     """Memory saving of QSViT's published setting on the 55M architecture (``papers.QSVIT['memory_saving']``), and
     its memory saving and accuracy on our SDT v2 model, for each quantizer scheme."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -56,11 +57,14 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
 
 
 def save_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
-    """Write ``<directory>/tables/<name>.csv`` and ``.md``; return the CSV path."""
+    """Write ``<directory>/tables/<name>.csv`` (method ids, for code) and ``.md`` (the papers' method names, for readers);
+    return the CSV path."""
     from .ioutil import write_text_atomic
+    from .plot_style import method_name
 
     tables = Path(directory) / "tables"
-    write_text_atomic(tables / f"{name}.md", to_markdown(df))
+    shown = df.assign(method=df.method.map(method_name)) if "method" in df else df
+    write_text_atomic(tables / f"{name}.md", to_markdown(shown))
     return write_text_atomic(tables / f"{name}.csv", df.to_csv(index=False))
 
 
@@ -156,6 +160,60 @@ def block_bits(outcome) -> pd.DataFrame:
         mean = sum(layer.params * outcome.bits[layer.name] for layer in layers) / total
         rows.append({"block": b.name, "stage": b.stage, "kind": b.kind, "mean_bits": mean,
                      "min_bits": min(outcome.bits[layer.name] for layer in layers)})
+    return pd.DataFrame(rows)
+
+
+def group_bits(outcome_or_bits, model: str | None = None) -> pd.DataFrame:
+    """Width of every layer group (block : kind, forward order) of a config, for the multi-method bit map.
+
+    ``outcome_or_bits``: a SearchOutcome, or a layer -> bits dict with ``model``. A group whose layers got
+    different widths reports its narrowest (``mixed`` True) instead of a rounded mean that may not be a width.
+    """
+    bits = outcome_or_bits if isinstance(outcome_or_bits, dict) else outcome_or_bits.bits
+    model = model or outcome_or_bits.result["model"]
+    with torch.device("meta"):
+        structure = create_model(model).quant_structure()
+    rows = [{"block": layer.block, "kind": layer.kind, "stage": layer.stage, "bits": int(bits[layer.name])} for layer in structure.layers]
+    df = pd.DataFrame(rows)
+    df["group"] = df.block + " : " + df.kind
+    out = df.groupby("group", sort=False).agg(block=("block", "first"), stage=("stage", "first"), bits=("bits", "min"),
+                                              widths=("bits", "nunique")).reset_index()
+    out["mixed"] = out.pop("widths") > 1
+    return out
+
+
+def stage_widths(outcome) -> pd.Series:
+    """The widths each stage of a search's answer uses, e.g. ``{"1": "8/4", "3": "4/3/2"}``."""
+    g = group_bits(outcome)
+    return g.groupby("stage", sort=False).bits.agg(lambda b: "/".join(map(str, sorted(set(b), reverse=True))))
+
+
+def feasible_configs(outcome) -> pd.DataFrame:
+    """The trace rows of every configuration a search judged feasible, with their memory saving vs FP32."""
+    t = outcome.trace
+    ok = t[t.decision.isin(FEASIBLE_DECISIONS)]
+    return ok.assign(saving_vs_fp32=1 - ok.memory_bytes / outcome.result["fp32_bytes"])
+
+
+def tau_sweep(df: pd.DataFrame, x: str = "drift_increase", points: int = 40) -> pd.DataFrame:
+    """What a threshold gate ``prune if x > τ`` would have done to the candidates of a drift study, for a range of τ.
+
+    ``df`` is :func:`drift_study` with a ``feasible`` column (each candidate's full search accuracy judged by
+    the constraint's own rule); precision = share of the pruned that were infeasible, recall = share of the
+    infeasible that were pruned. τ runs over quantiles of the positive scores.
+    """
+    score = df[x].astype(float)
+    infeasible = ~df.feasible.astype(bool)
+    positive = score[score > 0]
+    if positive.empty:
+        return pd.DataFrame(columns=["tau", "pruned", "precision", "recall"])
+    taus = np.unique(np.quantile(positive, np.linspace(0.0, 1.0, points)))
+    rows = []
+    for tau in taus:
+        pruned = score > tau
+        hit = int((pruned & infeasible).sum())
+        rows.append({"tau": float(tau), "pruned": int(pruned.sum()), "precision": hit / int(pruned.sum()) if pruned.any() else float("nan"),
+                     "recall": hit / int(infeasible.sum()) if infeasible.any() else float("nan")})
     return pd.DataFrame(rows)
 
 

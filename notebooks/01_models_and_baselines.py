@@ -36,14 +36,16 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
@@ -64,7 +66,7 @@ baselines
 
 # %%
 breakdowns = {name: memory_breakdown(profile_model(prof, name)) for name in prof.models}
-fig = plots.memory_share(breakdowns)
+fig = plots.memory_share(breakdowns, setting=SETTING)
 plots.save(fig, "01_memory_share", FIG)
 save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_memory_per_block", FIG);
 
@@ -73,7 +75,7 @@ save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_
 
 # %%
 rates = {name: firing_rates(profile_model(prof, name), profile_splits(prof, name)["minibatch"]) for name in prof.models}
-fig = plots.firing_rates(rates)
+fig = plots.firing_rates(rates, setting=SETTING)
 plots.save(fig, "01_firing_rates", FIG)
 summary = pd.DataFrame([{"model": m, "layers": len(df), "mean_rate": df.rate.mean(), "silent_layers": int((df.rate == 0).sum())}
                         for m, df in rates.items()])

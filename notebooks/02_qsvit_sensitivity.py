@@ -36,14 +36,16 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
@@ -65,7 +67,8 @@ print(f"{model}: FP32 search accuracy {fp32:.4f}")
 
 # %%
 for scheme, table in tables.items():
-    fig = plots.sensitivity_panels(table, "accuracy", title=f"{model}: accuracy with one group quantized ({scheme}, bits {prof.qsvit_bits})")
+    fig = plots.sensitivity_panels(table, "accuracy", title=f"QSViT Algorithm 1 on {model}: one group quantized ({scheme}, QSViT's list)",
+                                   setting=setting(prof, bits=prof.qsvit_bits, scheme=SCHEMES[scheme]))
     plots.save(fig, f"02_sensitivity_{scheme}", FIG)
     save_table(table.round(5), f"02_sensitivity_{scheme}", FIG)
     assert table.accuracy.between(0, 1).all()
@@ -75,7 +78,8 @@ for scheme, table in tables.items():
 
 # %%
 t = tables_default["uniform"]
-fig = plots.sensitivity_panels(t, "accuracy", title=f"{model}: accuracy with one group quantized (uniform, bits {prof.bits})")
+fig = plots.sensitivity_panels(t, "accuracy", title=f"QSViT Algorithm 1 on {model}: one group quantized (uniform, the search space)",
+                               setting=SETTING)
 plots.save(fig, "02_sensitivity_uniform_default_bits", FIG)
 save_table(t.round(5), "02_sensitivity_uniform_default_bits", FIG)
 g = t[t.sweep == "group"]
@@ -85,7 +89,7 @@ g.pivot_table(index="bits", values="drop", aggfunc=["max", "median"]).sort_index
 # **Uniform sweeps**: the whole network at one precision, and one layer kind across the whole network.
 
 # %%
-fig = plots.uniform_sweeps({**tables, "uniform (default bits)": tables_default["uniform"]})
+fig = plots.uniform_sweeps({**tables, "uniform (default bits)": tables_default["uniform"]}, setting=f"{model} · " + setting(prof, bits=sorted(set(prof.bits) | set(prof.qsvit_bits))))
 plots.save(fig, "02_uniform_sweeps", FIG)
 net = pd.concat([t[t.sweep == "network"].assign(scheme=s) for s, t in {**tables, "uniform (default bits)": tables_default["uniform"]}.items()])
 net.pivot_table(index="bits", columns="scheme", values="accuracy").sort_index(ascending=False)

@@ -37,14 +37,16 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
@@ -62,21 +64,17 @@ for name, run in runs.items():
 
 # %%
 for name, run in runs.items():
-    fig = plots.search_trace(run.trace, run.result["fp32_bytes"], title=f"{method} on {name}")
+    fig = plots.search_trace(run.trace, run.result["fp32_bytes"], title=f"{method_name(method)} on {name}", setting=SETTING)
     plots.save(fig, f"04_{method}_trace_{name}", FIG)
     save_table(run.trace.drop(columns=["config"]).round(5), f"04_{method}_trace_{name}", FIG)
 
 # %% [markdown]
-# **Final bit map** per block (parameter-weighted mean bits of the block's layers).
+# **Final widths** per stage (the exact width of every layer group, for every method side by side, is notebook 05's bit map).
 
 # %%
-from aq4svit_lib.report import block_bits, phase_times
+from aq4svit_lib.report import phase_times, stage_widths
 
-maps = {name: block_bits(run) for name, run in runs.items()}
-for name, m in maps.items():
-    fig = plots.bit_map({f"{method} {name}": m})
-    plots.save(fig, f"04_{method}_bitmap_{name}", FIG)
-pd.DataFrame({name: m.set_index("block").mean_bits for name, m in maps.items()})
+pd.DataFrame({name: stage_widths(run) for name, run in runs.items()})
 
 # %% [markdown]
 # **Time per phase** (the baseline phase computes the FP32 reference once: accuracy and membranes).
@@ -84,6 +82,6 @@ pd.DataFrame({name: m.set_index("block").mean_bits for name, m in maps.items()})
 # %%
 times = pd.concat([phase_times(run).assign(model=name) for name, run in runs.items()])
 save_table(times.round(3), f"04_{method}_phase_times", FIG)
-fig = plots.phase_times(times.groupby("phase", sort=False).seconds.sum().reset_index(), title=f"{method}: time per phase, all models")
+fig = plots.phase_times(times.groupby("phase", sort=False).seconds.sum().reset_index(), title=f"{method_name(method)}: time per phase, all models", setting=SETTING)
 plots.save(fig, f"04_{method}_phase_times", FIG)
 times

@@ -36,14 +36,16 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
@@ -52,11 +54,11 @@ from aq4svit_lib.report import comparison_table
 METHODS = ("qsvit", "greedy", "beam")
 bit_lists = [prof.bits, *prof.extra_bits]  # the full profile adds QSViT's list
 outcomes = {}
-for bits in bit_lists:
-    suffix = "" if bits == prof.bits else "_bits" + "-".join(map(str, bits))
+for blist in bit_lists:
+    suffix = "" if blist == prof.bits else "_bits" + "-".join(map(str, blist))
     for m in prof.models:
         for meth in METHODS:
-            outcomes[(m, meth, bits)] = ensure_search(prof, m, meth, name=meth + suffix, bits=list(bits))
+            outcomes[(m, meth, blist)] = ensure_search(prof, m, meth, name=meth + suffix, bits=list(blist))
 table = comparison_table(outcomes)
 save_table(table.round(4), "05_comparison", FIG)
 assert table.search_accuracy.between(0, 1).all() and table.test_accuracy.between(0, 1).all()
@@ -86,14 +88,16 @@ save_table(decides.round(3), "05_decides", FIG)
 decides
 
 # %%
-from aq4svit_lib.report import block_bits
+from aq4svit_lib.analyses import paper_setting_bits
+from aq4svit_lib.report import group_bits, stage_widths
 
 for m in prof.models:
-    maps = {meth: block_bits(outcomes[(m, meth, prof.bits)]) for meth in METHODS}
-    fig = plots.bit_map(maps)
-    fig.axes[0].set_title(f"{m}: bits per block (parameter-weighted mean)")
+    maps = {method_name(meth): group_bits(outcomes[(m, meth, prof.bits)]) for meth in METHODS}
+    if (paper := paper_setting_bits(m)) is not None:  # SDT v2 only: the paper's blocks exist there
+        maps[method_name("paper")] = group_bits(paper, m)
+    fig = plots.bit_map(maps, prof.bits, title=f"{m}: weight width of every layer group in each answer", setting=SETTING)
     plots.save(fig, f"05_bitmap_{m}", FIG)
-pd.concat({meth: block_bits(outcomes[(prof.sensitivity_model, meth, prof.bits)]).set_index("block").mean_bits for meth in METHODS}, axis=1).T.round(1)
+pd.DataFrame({method_name(meth): stage_widths(outcomes[(prof.sensitivity_model, meth, prof.bits)]) for meth in METHODS}).T
 
 # %% [markdown]
 # **Accuracy vs memory**: every feasible configuration any of the three searches evaluated, the Pareto front, and the configuration each method returned.
@@ -104,8 +108,29 @@ from aq4svit_lib.report import feasible_points
 main = table[table.bits == "/".join(map(str, prof.bits))]
 points = {m: feasible_points([outcomes[(m, meth, prof.bits)] for meth in METHODS]) for m in prof.models}
 floors = {m: outcomes[(m, "greedy", prof.bits)].result["floor"] for m in prof.models}
-fig = plots.pareto_scatter(points, main, floors)
+fig = plots.pareto_scatter(points, main, floors, setting=SETTING)
 plots.save(fig, "05_pareto", FIG)
-fig = plots.search_time_bars(main)
+fig = plots.search_time_bars(main, setting=SETTING)
 plots.save(fig, "05_search_time", FIG)
 table[["model", "bits", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]
+
+# %% [markdown]
+# **Each method's own front**, with FP32 and the search split's noise: the grey band is FP32 ± 1.96 binomial standard errors of one accuracy on the search split. Fronts that differ by less than the band's width differ by noise.
+
+# %%
+from aq4svit_lib.report import feasible_configs
+
+own = {m: {meth: feasible_configs(outcomes[(m, meth, prof.bits)]) for meth in METHODS} for m in prof.models}
+fp32 = {m: outcomes[(m, "greedy", prof.bits)].result["fp32"]["search_accuracy"] for m in prof.models}
+fig = plots.accuracy_fronts(own, main, fp32, prof.search_size, prof.delta, setting=SETTING)
+plots.save(fig, "05_fronts", FIG)
+
+# %% [markdown]
+# **Search vs verify vs test**: each answer's drop on the split that chose it (search), the held-out split that checked it (verify) and the one we report (test), with 95 % binomial error bars of each split. The constraint must hold on verify and test, not only where the search chose.
+
+# %%
+r0 = outcomes[(prof.models[0], "greedy", prof.bits)].result
+sizes = {s: r0["splits"][s]["size"] for s in ("search", "verify", "test")}
+fig = plots.split_accuracies(main, sizes, prof.delta, setting=SETTING)
+plots.save(fig, "05_split_accuracies", FIG)
+main[["model", "method", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "test_drop_within_delta"]]

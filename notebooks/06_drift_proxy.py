@@ -36,14 +36,16 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
@@ -51,14 +53,16 @@ from aq4svit_lib.report import gate_ablation
 
 model = prof.sensitivity_model
 ablation_runs = {
-    "greedy, threshold gate": ensure_search(prof, model, "greedy"),
-    "greedy, gate off": ensure_search(prof, model, "greedy", name="greedy_gate-off", gate="off"),
-    "beam, rank gate": ensure_search(prof, model, "beam"),
-    "beam, threshold gate": ensure_search(prof, model, "beam", name="beam_gate-threshold", gate="threshold"),
+    "AQ4SViT-Greedy, threshold gate": ensure_search(prof, model, "greedy"),
+    "AQ4SViT-Greedy, gate off": ensure_search(prof, model, "greedy", name="greedy_gate-off", gate="off"),
+    "AQ4SViT-Beam, rank gate": ensure_search(prof, model, "beam"),
+    "AQ4SViT-Beam, threshold gate": ensure_search(prof, model, "beam", name="beam_gate-threshold", gate="threshold"),
 }  # Beam with the gate off evaluates every child in full: add it here for the complete ablation (costly)
 ablation = gate_ablation(ablation_runs)
 ablation.insert(0, "run", list(ablation_runs))
 save_table(ablation.round(4), "06_gate_ablation", FIG)
+fig = plots.gate_ablation(ablation, setting=f"{model} · " + SETTING)
+plots.save(fig, "06_gate_ablation", FIG)
 ablation
 
 # %%
@@ -66,7 +70,7 @@ from aq4svit_lib.report import gate_quality
 from aq4svit_lib.reproduce import drift_study_for
 
 rows, studies = [], {}
-for label in ("greedy, threshold gate", "beam, rank gate", "beam, threshold gate"):
+for label in ("AQ4SViT-Greedy, threshold gate", "AQ4SViT-Beam, rank gate", "AQ4SViT-Beam, threshold gate"):
     run = ablation_runs[label]
     df = drift_study_for(prof, model, [run])
     q = gate_quality(df, run.result["floor"], run.result["splits"]["search"]["size"])
@@ -77,9 +81,24 @@ save_table(quality.round(4), "06_gate_quality", FIG)
 assert quality.candidates.gt(0).all()
 quality
 
+# %% [markdown]
+# **τ sweep**: what a threshold gate would have pruned, for every τ, among the candidates the threshold-gated Beam screened (each judged in full): precision = share of its prunes that were truly infeasible, recall = share of the infeasible it caught. The dotted lines are the τ each level of that search calibrated.
+
 # %%
-df = studies["beam, rank gate"]
-q = quality.set_index("run").loc["beam, rank gate"]
-fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho_increase"], title=f"{model} (Beam, rank gate)")
+from aq4svit_lib.report import tau_sweep
+
+label = "AQ4SViT-Beam, threshold gate"
+sweep = tau_sweep(studies[label])
+used = {f"τ ({lvl})": t for lvl, t in (ablation_runs[label].result["gate"].get("tau_per_level") or {}).items()}
+fig = plots.tau_sweep(sweep, used, title=f"{model}: {label}, {len(studies[label])} candidates", setting=f"{model} · " + SETTING)
+plots.save(fig, "06_tau_sweep", FIG)
+save_table(sweep.round(5), "06_tau_sweep", FIG)
+sweep.iloc[:: max(1, len(sweep) // 10)]
+
+# %%
+df = studies["AQ4SViT-Beam, rank gate"]
+q = quality.set_index("run").loc["AQ4SViT-Beam, rank gate"]
+fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho_increase"], title=f"{model}: AQ4SViT-Beam, rank gate",
+                          setting=f"{model} · " + SETTING)
 plots.save(fig, f"06_drift_vs_drop_{model}", FIG)
 save_table(df.round(5), f"06_drift_candidates_{model}", FIG)

@@ -36,18 +36,20 @@ import warnings
 import pandas as pd
 
 from aq4svit_lib import plots
+from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
+SETTING = setting(prof)  # printed under every figure
 pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"profile {prof.name}: models {prof.models}, search split {prof.search_size} images, bits {prof.bits}, delta {prof.delta}")
+print(f"models {prof.models}; {SETTING}")
 print(f"figures and tables -> {FIG}")
 
 # %%
-from aq4svit_lib.report import FEASIBLE_DECISIONS, anytime_curve, peer_comparison
+from aq4svit_lib.report import anytime_curve, feasible_configs, peer_comparison
 from aq4svit_lib.reproduce import compare_methods
 
 runs = {m: compare_methods(prof, m) for m in prof.models}
@@ -63,17 +65,12 @@ table[["model", "method", "saving_vs_fp32", "gap_to_best_known", "hypervolume", 
 # %%
 curves = {m: {meth: anytime_curve(o.trace, o.result["fp32_bytes"]) for meth, o in runs[m].items()} for m in prof.models}
 best = {m: 1 - table[table.model == m].best_known_bytes.iloc[0] / runs[m]["greedy"].result["fp32_bytes"] for m in prof.models}
-fig = plots.anytime_curves(curves, best)
+fig = plots.anytime_curves(curves, best, setting=SETTING)
 plots.save(fig, "07_anytime", FIG)
 pd.DataFrame({m: {meth: c.full_evaluations.max() for meth, c in cs.items()} for m, cs in curves.items()})
 
 # %%
-points = {}
-for m in prof.models:
-    points[m] = {}
-    for meth, o in runs[m].items():
-        t = o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)]
-        points[m][meth] = t.assign(saving_vs_fp32=1 - t.memory_bytes / o.result["fp32_bytes"])
+points = {m: {meth: feasible_configs(o) for meth, o in runs[m].items()} for m in prof.models}
 floors = {m: runs[m]["greedy"].result["floor"] for m in prof.models}
-fig = plots.peer_fronts(points, table, floors)
+fig = plots.peer_fronts(points, table, floors, setting=SETTING)
 plots.save(fig, "07_fronts", FIG)
