@@ -448,20 +448,20 @@ def tau_sweep(sweep: pd.DataFrame, used: dict[str, float] | None = None, title: 
 
 
 def gate_ablation(table: pd.DataFrame, setting: str = ""):
-    """The same search with different gates: full evaluations, wall time and the answer's memory saving."""
+    """The same search with different gates: full evaluations, images forwarded (the cost, deterministic) and the
+    answer's memory saving. Wall-clock times are in the timings table, not in figure bytes."""
     style()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.4), sharey=True)
     y = np.arange(len(table))
-    for ax, col, label in zip(axes, ("full", "search_seconds", "saving_vs_fp32"),
-                              ("full evaluations on search", "search wall-clock time (s)", "answer's memory saving vs FP32 (%)"), strict=True):
+    for ax, col, label in zip(axes, ("full", "images_forwarded", "saving_vs_fp32"),
+                              ("full evaluations on search", "images forwarded", "answer's memory saving vs FP32 (%)"), strict=True):
         values = table[col] * (100 if col == "saving_vs_fp32" else 1)
         ax.barh(y, values, color=[METHOD_COLORS.get(m, "#8d99ae") for m in table.method])
         for yi, v in zip(y, values, strict=True):
-            ax.text(v, yi, f" {v:.1f}" if col == "saving_vs_fp32" else f" {v:.0f}", va="center", fontsize=7)
+            ax.text(v, yi, f" {v:.1f}" if col == "saving_vs_fp32" else f" {v:,.0f}", va="center", fontsize=7)
         ax.set(xlabel=label)
         if col == "saving_vs_fp32":
-            lo = float(values.min())
-            ax.set_xlim(max(0.0, lo - 5), 100)
+            ax.set_xlim(max(0.0, float(values.min()) - 5), 100)
     axes[0].set_yticks(y, table.run)
     axes[0].invert_yaxis()
     fig.suptitle("Gate ablation: same model, settings and engine; only the gate differs", fontsize=10)

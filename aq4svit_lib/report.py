@@ -56,16 +56,35 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".4g") -> str:
     return "\n".join(lines) + "\n"
 
 
+def is_timing(column: str) -> bool:
+    """Wall-clock columns: they differ on every run, so they live in their own table (see :func:`save_table`)."""
+    c = str(column)
+    return c == "seconds" or c.endswith("_seconds") or c.startswith("speedup") or c.endswith("per_s")
+
+
 def save_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
     """Write ``<directory>/tables/<name>.csv`` (method ids, for code) and ``.md`` (the papers' method names, for readers);
-    return the CSV path."""
+    return the CSV path.
+
+    Wall-clock columns go to ``tables/timings/<name>.*`` with the table's label columns instead, so re-running
+    unchanged results leaves every other committed table byte-identical.
+    """
+    tables = Path(directory) / "tables"
+    timing = [c for c in df.columns if is_timing(c)]
+    out = _write_table(df.drop(columns=timing), tables / name)
+    if timing:
+        labels = [c for c in df.columns if c not in timing and not pd.api.types.is_numeric_dtype(df[c])]
+        _write_table(df[labels + timing], tables / "timings" / name)
+    return out
+
+
+def _write_table(frame: pd.DataFrame, stem: Path) -> Path:
     from .ioutil import write_text_atomic
     from .plot_style import method_name
 
-    tables = Path(directory) / "tables"
-    shown = df.assign(method=df.method.map(method_name)) if "method" in df else df
-    write_text_atomic(tables / f"{name}.md", to_markdown(shown))
-    return write_text_atomic(tables / f"{name}.csv", df.to_csv(index=False))
+    shown = frame.assign(method=frame.method.map(method_name)) if "method" in frame else frame
+    write_text_atomic(stem.with_suffix(".md"), to_markdown(shown))
+    return write_text_atomic(stem.with_suffix(".csv"), frame.to_csv(index=False))
 
 
 # -- model baselines ---------------------------------------------------------------------------

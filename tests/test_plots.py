@@ -235,8 +235,23 @@ def test_tau_sweep_precision_and_recall_are_what_a_threshold_would_do():
 
 def test_gate_ablation_figure():
     table = pd.DataFrame({"run": ["greedy, threshold gate", "greedy, gate off"], "method": ["greedy", "greedy"], "full": [30, 33],
-                          "search_seconds": [70.0, 80.0], "saving_vs_fp32": [0.85, 0.85]})
+                          "images_forwarded": [70_000, 80_000], "saving_vs_fp32": [0.85, 0.85]})
     fig = plots.gate_ablation(table, setting=SETTING)
     fig.canvas.draw()
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["greedy, threshold gate", "greedy, gate off"]
     _check(fig)
+
+
+def test_tables_keep_wall_clock_apart_and_readers_see_the_papers_names(tmp_path):
+    from aq4svit_lib.report import save_table
+
+    df = pd.DataFrame({"model": ["m1", "m1"], "method": ["greedy", "beam"], "saving_vs_fp32": [0.85, 0.86], "full": [30, 60],
+                       "search_seconds": [70.1, 140.2], "speedup_vs_qsvit": [6.6, 3.3]})
+    csv = save_table(df, "t", tmp_path)
+    assert list(pd.read_csv(csv).columns) == ["model", "method", "saving_vs_fp32", "full"]
+    timings = pd.read_csv(tmp_path / "tables" / "timings" / "t.csv")
+    assert list(timings.columns) == ["model", "method", "search_seconds", "speedup_vs_qsvit"] and timings.search_seconds.tolist() == [70.1, 140.2]
+    md = (tmp_path / "tables" / "t.md").read_text()
+    assert "AQ4SViT-Greedy" in md and "| greedy |" not in md and pd.read_csv(csv).method.tolist() == ["greedy", "beam"]
+    save_table(df.drop(columns=["search_seconds", "speedup_vs_qsvit"]), "u", tmp_path)
+    assert not (tmp_path / "tables" / "timings" / "u.csv").exists()
