@@ -41,6 +41,7 @@ from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, 
 from aq4svit_lib.report import save_table
 
 warnings.filterwarnings("ignore", category=UserWarning)
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets: text bars are fine
 prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
 FIG = figures_dir(prof, figures_base)
 SETTING = setting(prof)  # printed under every figure
