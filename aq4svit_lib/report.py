@@ -144,6 +144,24 @@ def outcome_row(outcome, label: str | None = None) -> dict:
     }
 
 
+def run_statistics(outcomes) -> pd.DataFrame:
+    """What each search's numbers rest on: split sizes, the standard error of one accuracy on search (and the 99 %
+    paired margin's scale), and the memo's statistics (hits = evaluations replayed, not recomputed)."""
+    import math
+
+    rows = []
+    for o in (outcomes.values() if isinstance(outcomes, dict) else outcomes):
+        r = o.result
+        sizes = {k: v.get("size") for k, v in r["splits"].items()}
+        p, n = r["fp32"]["search_accuracy"], sizes.get("search")
+        memo = r.get("memo") or {}
+        rows.append({"model": r["model"], "method": r["method"], **{f"n_{k}": v for k, v in sizes.items()},
+                     "fp32_search": p, "search_se_pts": 100 * math.sqrt(p * (1 - p) / n) if n else None,
+                     "search_confidence": (r.get("settings") or {}).get("search_confidence"), "memo_hits": memo.get("hits"), "memo_misses": memo.get("misses"),
+                     "memo_writes": memo.get("writes"), "replayed_seconds": r.get("replayed_seconds")})
+    return pd.DataFrame(rows)
+
+
 def comparison_table(outcomes) -> pd.DataFrame:
     """QSViT vs AQ4SViT per model and bit list: accuracy, memory saving vs FP32 and vs QSViT, time, speed-up.
 

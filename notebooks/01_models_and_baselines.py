@@ -72,6 +72,9 @@ plots.save(fig, "01_memory_share", FIG)
 save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_memory_per_block", FIG);
 
 # %% [markdown]
+# **Result.** The stages with transformer blocks hold most of the weights, so the bits saved there dominate every memory saving below; a search that lowers only the convolutional stages cannot save much. Context for every memory claim in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Firing rates per neuron layer** on the `minibatch` split (binary LIF spikes for SDT v1 / v2; for SDT v3, the mean normalised multi-spike output).
 
 # %%
@@ -82,3 +85,6 @@ summary = pd.DataFrame([{"model": m, "layers": len(df), "mean_rate": df.rate.mea
                         for m, df in rates.items()])
 save_table(summary, "01_firing_summary", FIG)
 summary
+
+# %% [markdown]
+# **Result.** Firing rates per neuron layer: silent or saturated layers would make the membrane-potential drift a poor proxy for them (drift is measured on these neurons' inputs). Context for claim A6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).

@@ -75,6 +75,9 @@ for scheme, table in tables.items():
     assert table.accuracy.between(0, 1).all()
 
 # %% [markdown]
+# **Result.** At QSViT's list each group alone stays near FP32 down to 4 bits with the uniform quantizers, while the fixed-point quantizer separates the groups (the same colour scale in all three maps). Claims Q4 and Q5 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Our default list** (below 4 bits): the same sweep with the per-channel uniform quantizer. Every group still tolerates 4 bits; at 3 and 2 bits the groups separate, which is what gives the searches something to decide.
 
 # %%
@@ -87,6 +90,9 @@ g = t[t.sweep == "group"]
 g.pivot_table(index="bits", values="drop", aggfunc=["max", "median"]).sort_index(ascending=False).round(2)
 
 # %% [markdown]
+# **Result.** Below 4 bits the groups separate: this is the sensitivity information the searches trade on. Claims Q5 and A0 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Uniform sweeps**: the whole network at one precision, and one layer kind across the whole network.
 
 # %%
@@ -94,6 +100,9 @@ fig = plots.uniform_sweeps({**tables, "uniform (default bits)": tables_default["
 plots.save(fig, "02_uniform_sweeps", FIG)
 net = pd.concat([t[t.sweep == "network"].assign(scheme=s) for s, t in {**tables, "uniform (default bits)": tables_default["uniform"]}.items()])
 net.pivot_table(index="bits", columns="scheme", values="accuracy").sort_index(ascending=False)
+
+# %% [markdown]
+# **Result.** The whole network at one width and one layer kind at a time: whether all-lowest-width is infeasible (so a search must mix widths) and whether attention collapses at 16 bits. Claims A0 and Q4 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
 
 # %% [markdown]
 # **Does 16-bit attention collapse?** The paper's finding, checked on the per-kind sweep (attention = Q, K, V and projection of every transformer block at once).

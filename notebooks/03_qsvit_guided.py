@@ -79,6 +79,9 @@ plots.save(fig, "03_expsettings", FIG)
 explored.head(20)
 
 # %% [markdown]
+# **Result.** Which of QSViT's explored settings met the paper's target and what memory each would give; the kept one is QSViT's answer on its own list. Claims Q1, Q2 and Q6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **The paper's own final setting** — Stage-1 (8,4,8,8), Stage-2 (8,8,8), Stage-3 (4,32), Stage-4 (4,32) — on the 55M architecture (the paper reports a 22.75 % memory saving) and applied as is to our SDT v2 model.
 
 # %%

@@ -70,6 +70,9 @@ for name, run in runs.items():
     save_table(run.trace.drop(columns=["config"]).round(5), f"04_{method}_trace_{name}", FIG)
 
 # %% [markdown]
+# **Result.** Each search walks memory down level by level; the colours show where the gate (drift or rank), the minibatch check, early rejection and the margin stopped candidates. Claims A3 and A6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Final widths** per stage (the exact width of every layer group, for every method side by side, is notebook 05's bit map).
 
 # %%

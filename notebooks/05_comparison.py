@@ -101,6 +101,9 @@ for m in prof.models:
 pd.DataFrame({method_name(meth): stage_widths(outcomes[(prof.sensitivity_model, meth, prof.bits)]) for meth in METHODS}).T
 
 # %% [markdown]
+# **Result.** Where the methods' answers differ, layer group by layer group, next to the paper's published setting (SDT v2 only). Claims A0, A2 and A3 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Accuracy vs memory**: every feasible configuration any of the three searches evaluated, the Pareto front, and the configuration each method returned.
 
 # %%
@@ -116,6 +119,9 @@ plots.save(fig, "05_search_time", FIG / "timings")  # wall-clock: kept apart
 table[["model", "bits", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]
 
 # %% [markdown]
+# **Result.** Each method's answer against every feasible configuration found (left) and the cost of the search (right; wall-clock, in `figures/timings/`). Claims A1 to A4 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Each method's own front**, with FP32 and the search split's noise: the grey band is FP32 ± 1.96 binomial standard errors of one accuracy on the search split. Fronts that differ by less than the band's width differ by noise.
 
 # %%
@@ -127,6 +133,9 @@ fig = plots.accuracy_fronts(own, main, fp32, prof.search_size, prof.delta, setti
 plots.save(fig, "05_fronts", FIG)
 
 # %% [markdown]
+# **Result.** Whether one method's front dominates another's by more than the search split's noise. Claims A2 and A3 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
 # **Search vs verify vs test**: each answer's drop on the split that chose it (search), the held-out split that checked it (verify) and the one we report (test), with 95 % binomial error bars of each split. The constraint must hold on verify and test, not only where the search chose.
 
 # %%
@@ -135,3 +144,16 @@ sizes = {s: r0["splits"][s]["size"] for s in ("search", "verify", "test")}
 fig = plots.split_accuracies(main, sizes, prof.delta, setting=SETTING)
 plots.save(fig, "05_split_accuracies", FIG)
 main[["model", "method", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "test_drop_within_delta"]]
+
+# %% [markdown]
+# **Result.** Whether every answer meets Δ on data the search did not choose on (verify, test). Claim A5 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
+# %% [markdown]
+# **What the numbers rest on**: split sizes, the standard error of one accuracy on the search split (points; the 99 % paired margin is 2.326 standard errors of the *paired* drop, smaller than this), and each search's memo (hits are evaluations replayed from the memo instead of recomputed; each search here starts from its own cold memo, so hits are repeats within the search).
+
+# %%
+from aq4svit_lib.report import run_statistics
+
+stats = run_statistics([outcomes[(m, meth, prof.bits)] for m in prof.models for meth in METHODS])
+save_table(stats.round(4), "05_run_statistics", FIG)
+stats

@@ -66,6 +66,9 @@ fig = plots.gate_ablation(ablation, setting=f"{model} · " + SETTING)
 plots.save(fig, "06_gate_ablation", FIG)
 ablation
 
+# %% [markdown]
+# **Result.** What the gate saves (full evaluations, images) and what it costs (the answer's memory), same search otherwise. Claim A6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
 # %%
 from aq4svit_lib.report import gate_quality
 from aq4svit_lib.reproduce import drift_study_for
@@ -96,6 +99,9 @@ plots.save(fig, "06_tau_sweep", FIG)
 save_table(sweep.round(5), "06_tau_sweep", FIG)
 sweep.iloc[:: max(1, len(sweep) // 10)]
 
+# %% [markdown]
+# **Result.** How precision and recall of pruning trade against each other as τ moves, and where the calibrated τ sits. Claim A6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+
 # %%
 df = studies["AQ4SViT-Beam, rank gate"]
 q = quality.set_index("run").loc["AQ4SViT-Beam, rank gate"]
@@ -103,3 +109,6 @@ fig = plots.drift_vs_drop(df, None, prof.delta, q["spearman_rho_increase"], titl
                           setting=f"{model} · " + SETTING)
 plots.save(fig, f"06_drift_vs_drop_{model}", FIG)
 save_table(df.round(5), f"06_drift_candidates_{model}", FIG)
+
+# %% [markdown]
+# **Result.** How well the drift a move adds predicts its accuracy drop (Spearman ρ with its interval), and which prunes were wrong. Claim A6 in [REPRODUCTION.md](../REPRODUCTION.md#claims).

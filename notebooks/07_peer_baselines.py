@@ -70,8 +70,14 @@ fig = plots.anytime_curves(curves, best, setting=SETTING)
 plots.save(fig, "07_anytime", FIG)
 pd.DataFrame({m: {meth: c.full_evaluations.max() for meth, c in cs.items()} for m, cs in curves.items()})
 
+# %% [markdown]
+# **Result.** Which method reaches small feasible models with the fewest full evaluations. [REPRODUCTION.md, AQ4SViT against the field](../REPRODUCTION.md#aq4svit-against-the-field).
+
 # %%
 points = {m: {meth: feasible_configs(o) for meth, o in runs[m].items()} for m in prof.models}
 floors = {m: runs[m]["greedy"].result["floor"] for m in prof.models}
 fig = plots.peer_fronts(points, table, floors, setting=SETTING)
 plots.save(fig, "07_fronts", FIG)
+
+# %% [markdown]
+# **Result.** Every method's feasible configurations on one plot per model, answers circled. [REPRODUCTION.md, AQ4SViT against the field](../REPRODUCTION.md#aq4svit-against-the-field).
