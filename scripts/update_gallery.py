@@ -10,23 +10,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-GALLERY = (
-    ("01_memory_share", "Where the FP32 memory sits: per stage (left) and per block (right)."),
-    ("02_sensitivity_uniform_default_bits", "QSViT Algorithm 1 on sdtv2_tiny at the default search space (32/8/6/4/3/2), "
-                                            "uniform per-channel quantizer: below 4 bits the layer groups separate."),
-    ("02_sensitivity_uniform", "The same sweep at QSViT's own list (32/16/12/8/4), uniform per-channel."),
+GALLERY = (  # (figure, caption); the claim IDs are the rows of REPRODUCTION.md's claims table
+    ("01_memory_share", "Where the FP32 memory sits: per stage, then per block of each model."),
+    ("02_sensitivity_uniform_default_bits", "QSViT Algorithm 1 on sdtv2_tiny at the search space (32/8/6/4/3/2), uniform per-channel: "
+                                            "below 4 bits the layer groups separate (Q5, A0)."),
+    ("02_sensitivity_uniform", "The same sweep at QSViT's own list (32/16/12/8/4), on the same colour scale (Q4, Q5)."),
     ("02_sensitivity_uniform_per_tensor", "At QSViT's list with one scale per weight tensor (likely the papers' granularity)."),
     ("02_sensitivity_fixed_point", "At QSViT's list with the fixed-point (Qm.n, truncation) quantizer."),
-    ("02_uniform_sweeps", "Whole network at one precision, and one layer kind network-wide, for every quantizer."),
-    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 - 2.1 points) at its own list: every ExpSetting."),
-    ("04_greedy_trace_sdtv2_tiny", "AQ4SViT-Greedy on sdtv2_tiny: memory of every candidate, coloured by the gate's decision."),
-    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny (seeded with Greedy, rank gate, trade moves)."),
-    ("05_bitmap_sdt_tiny", "Bits per block of QSViT's, Greedy's and Beam's answers on sdt_tiny."),
-    ("05_bitmap_sdtv2_tiny", "The same on sdtv2_tiny."),
+    ("02_uniform_sweeps", "Whole network at one width, and one layer kind network-wide, for every quantizer (A0, Q4)."),
+    ("03_expsettings", "QSViT Algorithm 3 on sdtv2_tiny with the paper's target (FP32 − 2.1 pp) at its own list (Q1, Q2)."),
+    ("04_greedy_trace_sdtv2_tiny", "AQ4SViT-Greedy on sdtv2_tiny: memory of every candidate, coloured by what stopped it (A6)."),
+    ("04_beam_trace_sdtv2_tiny", "AQ4SViT-Beam on sdtv2_tiny (seeded with Greedy's path, rank gate, trade moves) (A3, A6)."),
+    ("05_bitmap_sdt_tiny", "Exact width of every layer group in QSViT's, Greedy's and Beam's answers on sdt_tiny (A0, A2, A3)."),
+    ("05_bitmap_sdtv2_tiny", "The same on sdtv2_tiny, with QSViT's published setting mapped onto the model."),
     ("05_bitmap_sdtv3_tiny", "The same on sdtv3_tiny."),
-    ("05_pareto", "Accuracy vs memory saving: every feasible config evaluated, the Pareto front, and each method's result."),
-    ("05_search_time", "Search wall-clock time and images forwarded per method."),
-    ("06_drift_vs_drop_sdtv2_tiny", "Membrane-potential drift vs accuracy drop for every candidate AQ4SViT-Beam screened on sdtv2_tiny."),
+    ("05_fronts", "Each method's own accuracy-memory front with FP32 and the search split's noise band (A2, A3)."),
+    ("05_split_accuracies", "Each answer's drop on search, verify and test with 95 % error bars: the constraint on held-out data (A5)."),
+    ("05_pareto", "Every feasible configuration the three searches evaluated, the Pareto front, and each answer."),
+    ("timings/05_search_time", "Search wall-clock time and images forwarded per method (A1, A4; timings are kept apart)."),
+    ("06_gate_ablation", "The same search with different gates on sdtv2_tiny: full evaluations, images, the answer's memory (A6)."),
+    ("06_tau_sweep", "Precision and recall of a threshold gate's prunes for every τ, with the calibrated τ (A6)."),
+    ("06_drift_vs_drop_sdtv2_tiny", "Drift added by each move vs accuracy drop for every candidate Beam screened on sdtv2_tiny (A6)."),
     ("07_anytime", "Peer baselines: best feasible memory saving after n full evaluations, every method on one engine."),
     ("07_fronts", "Peer baselines: each method's feasible configurations and its answer."),
 )
