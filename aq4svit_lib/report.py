@@ -436,13 +436,17 @@ def hypervolume(memory, accuracy, ref_memory: float, ref_accuracy: float) -> flo
     return area
 
 
-def peer_comparison(outcomes) -> pd.DataFrame:
+def peer_comparison(outcomes, reference=()) -> pd.DataFrame:
     """Every method on one model: the final config, its cost, its gap to the best known feasible config, and the
     hypervolume of its feasible front, normalised by the box from the reference point (FP32 memory, FP32 - delta) to
-    (0 bytes, 100 % accuracy), so it lies in [0, 1]."""
+    (0 bytes, 100 % accuracy), so it lies in [0, 1].
+
+    The best known feasible config is the smallest any of ``outcomes`` or ``reference`` (e.g. a long Optuna run,
+    not a method of the table) judged feasible.
+    """
     values = list(outcomes.values() if isinstance(outcomes, dict) else outcomes)
     df = pd.DataFrame([outcome_row(o) for o in values])
-    feasible = pd.concat([o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)][["key", "memory_bytes"]] for o in values])
+    feasible = pd.concat([o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)][["key", "memory_bytes"]] for o in [*values, *reference]])
     best_known = int(feasible.memory_bytes.min()) if len(feasible) else None
     r0 = values[0].result
     ref_acc = r0["floor"]

@@ -63,6 +63,8 @@ class Profile:
     search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
     verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
     baseline_budget: int = 60  # full evaluations of the random and Optuna baselines (about Beam's count here)
+    long_run_factor: int = 10  # the long Optuna run behind "best known feasible": this many times the budget, once
+    long_run_models: tuple[str, ...] | None = None  # None: the sensitivity model only (the long run costs ~10 searches)
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -80,7 +82,7 @@ class Profile:
 PROFILES = {
     "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, verify_size=300, test_size=1000,
                   bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, levels=("network", "stage"),
-                  baseline_budget=8),
+                  baseline_budget=8, long_run_factor=2),
     "default": Profile("default"),
     # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
     "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
@@ -253,6 +255,17 @@ def compare_methods(profile: Profile, model: str, methods=PEER_METHODS, *, base=
             memo = results_dir(profile, base) / model / "qsvit" / "memo.sqlite"
         out[method] = ensure_search(profile, model, method, base=base, memo=memo)
     return out
+
+
+def long_runs(profile: Profile, *, base=None) -> dict:
+    """The long Optuna run (``long_run_factor`` x the baselines' budget) on each of ``long_run_models``: model -> outcome.
+
+    Not a method of the comparison: it only widens the set the best known feasible config is taken from.
+    Cached like every search (its folder is ``optuna_long``), so it runs once per settings and code.
+    """
+    models = profile.long_run_models if profile.long_run_models is not None else (profile.sensitivity_model,)
+    return {m: ensure_search(profile, m, "optuna", name="optuna_long", base=base, budget=profile.baseline_budget * profile.long_run_factor)
+            for m in models if m in profile.models}
 
 
 def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, base=None):

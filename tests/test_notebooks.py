@@ -84,7 +84,7 @@ def test_figures_and_tables_are_produced(ci_run):
                  "06_gate_ablation", "06_tau_sweep", "07_anytime", "07_fronts"):
         assert (figs / f"{name}.png").stat().st_size > 5000 and (figs / f"{name}.pdf").is_file(), name
     for name in ("01_models", "02_attention_findings", "03_base_settings", "03_final_settings", "05_comparison", "05_decides",
-                 "06_gate_ablation", "06_gate_quality", "07_peer_comparison"):
+                 "06_gate_ablation", "06_gate_quality", "07_peer_comparison", "07_long_run", "05_run_statistics"):
         assert (figs / "tables" / f"{name}.csv").is_file() and (figs / "tables" / f"{name}.md").is_file(), name
     comparison = pd.read_csv(figs / "tables" / "05_comparison.csv")  # wall-clock columns live in their own table
     assert "search_seconds" not in comparison and "search_seconds" in pd.read_csv(figs / "tables" / "timings" / "05_comparison.csv")
@@ -114,6 +114,9 @@ def test_numbers_in_the_tables_are_sane(ci_run):
     assert set(peers.method) == {"qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random"}
     assert (peers.gap_to_best_known >= -1e-12).all() and peers.hypervolume.between(0, 1).all()  # answers are accepted configs
     assert (peers[peers.method.isin(["optuna", "random"])].full <= 8).all()  # the ci profile's budget
+    long = pd.read_csv(tables / "07_long_run.csv")  # the long Optuna run: 2 x the budget on the sensitivity model, in "best known"
+    assert list(long.model) == ["sdtv2_tiny"] and (long.full <= 16).all() and (long.full > 8).any()
+    assert (peers[peers.model == "sdtv2_tiny"].best_known_bytes <= long.memory_bytes.iloc[0]).all()
     gate = pd.read_csv(tables / "06_gate_quality.csv")
     assert gate.candidates.gt(0).all() and gate.spearman_rho.between(-1, 1).all()
     ablation = pd.read_csv(tables / "06_gate_ablation.csv")
