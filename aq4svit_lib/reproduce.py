@@ -134,6 +134,28 @@ def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir
     return replace(prof, name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
 
 
+def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figures_base=None, **overrides):
+    """Everything a notebook's setup cell needs: ``(profile, figures folder, setting caption)``.
+
+    ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`). Also
+    sets pandas' display width and silences two warnings that only clutter executed notebooks (UserWarnings of
+    the libraries; tqdm's note that ipywidgets are missing: text progress bars are fine).
+    """
+    import warnings
+
+    import pandas as pd
+
+    from .plot_style import setting
+
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    pd.set_option("display.width", 160, "display.max_columns", 30)
+    prof = notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides)
+    fig_dir, caption = figures_dir(prof, figures_base), setting(prof)
+    print(f"models {prof.models}; {caption}\nfigures and tables -> {fig_dir}")
+    return prof, fig_dir, caption
+
+
 #: File names expected in --checkpoint-dir for the imagenet profile (official releases).
 IMAGENET_CHECKPOINTS = {"sdtv2_55m": "55M_kd.pth", "sdt_8_768": "8_768.pth", "sdtv3_19m": "19M.pth"}
 

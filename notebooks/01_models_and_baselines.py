@@ -31,23 +31,15 @@ beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
 # any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
 
 # %%
-import warnings
-
 import pandas as pd
 
 from aq4svit_lib import plots
 from aq4svit_lib.plot_style import method_name, setting
-from aq4svit_lib.reproduce import ensure_search, figures_dir, notebook_profile, profile_model, profile_splits
+from aq4svit_lib.reproduce import ensure_search, notebook_setup, profile_model, profile_splits
 from aq4svit_lib.report import save_table
 
-warnings.filterwarnings("ignore", category=UserWarning)
-warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm in a kernel without ipywidgets: text bars are fine
-prof = notebook_profile(profile, imagenet_root, checkpoint_dir, delta=delta, bits=bits, scheme=scheme, beam_width=beam_width)
-FIG = figures_dir(prof, figures_base)
-SETTING = setting(prof)  # printed under every figure
-pd.set_option("display.width", 160, "display.max_columns", 30)
-print(f"models {prof.models}; {SETTING}")
-print(f"figures and tables -> {FIG}")
+prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
+                                    beam_width=beam_width)  # SETTING: the caption printed under every figure
 
 # %%
 from aq4svit_lib.analyses import firing_rates, model_baseline
