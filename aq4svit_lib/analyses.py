@@ -56,7 +56,7 @@ def model_baseline(name: str, splits: dict, checkpoint="default", batch_size: in
     row = {
         "model": name,
         "params": sum(p.numel() for p in model.parameters()),
-        "fp32_MB": mem.fp32_bytes.sum() / 2**20,
+        "fp32_MiB": mem.fp32_bytes.sum() / 2**20,
         "search_accuracy": search.accuracy,
         "test_accuracy": test.accuracy,
         "test_eval_seconds": seconds,
