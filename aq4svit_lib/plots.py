@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import BoundaryNorm, ListedColormap, SymLogNorm
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
-from .plot_style import DECISION_COLORS, METHOD_COLORS, METHOD_MARKERS, bit_color, method_name, stage_color
+from .plot_style import DECISION_COLORS, METHOD_COLORS, METHOD_MARKERS, STAGE_PALETTE, bit_color, method_name, stage_color
 
 __all__ = ["DECISION_COLORS", "METHOD_COLORS", "METHOD_MARKERS"]  # re-exported for older notebooks
 
@@ -360,6 +360,7 @@ def anytime_curves(curves: dict[str, dict[str, pd.DataFrame]], best_known: dict[
         if model in best_known:
             ax.axhline(best_known[model] * 100, color="k", ls=":", lw=0.8, label="best known feasible")
         ax.set(xlabel="full evaluations on search (log)", ylabel="best feasible saving vs FP32 (%)", title=model, xscale="log")
+        _log_axis(ax.xaxis)
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     caption(fig, setting)
@@ -427,21 +428,37 @@ def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float,
     return fig
 
 
+def _log_axis(axis) -> None:
+    """Log axis with numbered ticks at 1-2-5 steps even inside one decade, and no crowded minor labels."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def tau_sweep(sweep: pd.DataFrame, used: dict[str, float] | None = None, title: str = "", setting: str = ""):
-    """Precision and recall of a threshold gate's prunes as τ varies (:func:`report.tau_sweep`), and how many it prunes."""
+    """Precision and recall of a threshold gate's prunes as τ varies (:func:`report.tau_sweep`), and how many it prunes.
+
+    ``used``: label -> τ a search calibrated (levels with the same τ share one line).
+    """
     style()
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 3.8))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 3.8))
     ax.plot(sweep.tau, sweep.precision, marker=".", label="precision (pruned that were infeasible)")
     ax.plot(sweep.tau, sweep.recall, marker=".", label="recall (infeasible that were pruned)")
-    ax2.plot(sweep.tau, sweep.pruned, marker=".", color="#6d597a", label="candidates pruned")
+    ax2.plot(sweep.tau, sweep.pruned, marker=".", color="#6d597a")
+    lines: dict[float, list[str]] = {}
     for label, tau in (used or {}).items():
         if tau is not None and np.isfinite(tau):
-            for a in (ax, ax2):
-                a.axvline(tau, color="k", ls=":", lw=0.8)
-            ax.text(tau, 1.02, label, rotation=90, fontsize=6, va="bottom", ha="center")
+            lines.setdefault(round(float(tau), 12), []).append(label)
+    for i, (tau, labels) in enumerate(sorted(lines.items())):
+        color = STAGE_PALETTE[(i + 3) % len(STAGE_PALETTE)]
+        ax.axvline(tau, color=color, ls=":", lw=1.2, label=f"τ = {tau:.3g}: " + ", ".join(labels))
+        ax2.axvline(tau, color=color, ls=":", lw=1.2)
     ax.set(xscale="log", xlabel="τ on the drift added by the move (log)", ylabel="fraction", ylim=(0, 1.05), title=title)
     ax2.set(xscale="log", xlabel="τ (log)", ylabel="candidates pruned", title="How many the gate would prune")
-    ax.legend(fontsize=7, loc="lower left")
+    for a in (ax, ax2):
+        _log_axis(a.xaxis)
+    ax2.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(0.0, -0.25), ncol=2)
     fig.tight_layout()
     caption(fig, setting)
     return fig
