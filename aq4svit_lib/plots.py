@@ -231,7 +231,8 @@ def expsettings(explored: pd.DataFrame, floor: float, fp32_bytes: int, setting: 
                 label="rejected early (no full accuracy)")
     top.axhline(floor * 100, color="k", ls="--", lw=1, label="target: FP32 − Δ")
     top.set(ylabel="search accuracy (%)", ylim=(lo, min(100.0, float(acc.max(skipna=True) if measured.any() else 100) + 2)),
-            title=f"QSViT Algorithm 3: ExpSettings (y axis starts at {lo:.0f} %; green kept, red rejected)")
+            title=f"QSViT Algorithm 3: ExpSettings (y axis from {lo:.0f} %)\ngreen: kept; red: rejected by the constraint "
+                  "(below the target, or above it by less than the search margin)")
     top.legend(fontsize=8)
     bottom.bar(x, explored.memory_bytes / fp32_bytes * 100, color=colors)
     bottom.set(ylabel="memory (% of FP32)", xlabel="ExpSetting")
