@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.colors import BoundaryNorm, ListedColormap, SymLogNorm
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 from .plot_style import DECISION_COLORS, METHOD_COLORS, METHOD_MARKERS, STAGE_PALETTE, bit_color, method_name, stage_color
 
@@ -146,7 +146,7 @@ def uniform_sweeps(tables: dict[str, pd.DataFrame], setting: str = ""):
     kinds["variant"] = kinds.scheme + ", " + kinds.bits.astype(str) + " bits"
     sns.barplot(data=kinds, x="layer_kind", y="drop", hue="variant", ax=axes[1])
     axes[1].set(xlabel="layer kind (all blocks at once)", ylabel="accuracy drop (pp)", title="One layer kind at a time")
-    axes[1].set_yscale("symlog", linthresh=1.0)
+    _symlog_points(axes[1])
     axes[1].tick_params(axis="x", rotation=30, labelsize=8)
     _legend_outside(axes[1], fontsize=7)
     fig.tight_layout()
@@ -421,7 +421,7 @@ def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float,
     lo, hi = spearman_ci(rho, len(df))
     ax.set(xlabel=xlabel, ylabel="accuracy drop on search (pp, symlog)",
            title=f"{title}\nn = {len(df)} candidates, Spearman ρ = {rho:.2f} (95 % CI {lo:.2f} to {hi:.2f})")
-    ax.set_yscale("symlog", linthresh=2.0)
+    _symlog_points(ax)
     ax.xaxis.set_major_locator(MaxNLocator(6))
     _legend_outside(ax, fontsize=7)
     fig.tight_layout()
@@ -434,6 +434,15 @@ def _log_axis(axis) -> None:
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
+
+
+def _symlog_points(ax, linthresh: float = 1.0) -> None:
+    """A y axis in points that is linear near 0 and logarithmic beyond, ticked with plain numbers."""
+    ax.set_yscale("symlog", linthresh=linthresh)
+    steps = [0, 0.5, 1, 2, 5, 10, 20, 50, 100]
+    ax.yaxis.set_major_locator(FixedLocator(sorted({-v for v in steps} | set(steps))))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def tau_sweep(sweep: pd.DataFrame, used: dict[str, float] | None = None, title: str = "", setting: str = ""):
