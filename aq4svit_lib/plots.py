@@ -114,7 +114,7 @@ def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str 
         sns.heatmap(drop, ax=ax, annot=shown, fmt=".1f", cmap=cmap, norm=norm, cbar=False, annot_kws={"fontsize": 7})
         ax.set_ylabel(f"stage {stage}", fontsize=9)
         ax.set_xlabel("weight bits of this group only (others FP32)" if ax is axes[-1, 0] else "")
-        ax.tick_params(axis="y", labelsize=7)
+        ax.tick_params(axis="y", labelsize=7, rotation=0)
         if ax is not axes[-1, 0]:
             ax.set_xticklabels([])
     axes[0, 0].set_title(title + "\nnumbers: search accuracy (%); colour: drop vs FP32 (pp)", fontsize=9)
