@@ -53,6 +53,7 @@ def ci_run(tmp_path_factory):
     from aq4svit_lib.reproduce import run_notebooks
 
     base = tmp_path_factory.mktemp("results")
+    sources = {p: p.read_bytes() for p in ROOT.glob("notebooks/*")}
     old = os.environ.get("AQ4SVIT_RESULTS")
     os.environ["AQ4SVIT_RESULTS"] = str(base)
     try:
@@ -62,6 +63,7 @@ def ci_run(tmp_path_factory):
             os.environ.pop("AQ4SVIT_RESULTS")
         else:
             os.environ["AQ4SVIT_RESULTS"] = old
+    assert {p: p.read_bytes() for p in ROOT.glob("notebooks/*")} == sources, "running the notebooks must never rewrite their sources"
     return base / "ci", timings
 
 
