@@ -88,6 +88,14 @@ def firing_rates(rates: dict[str, pd.DataFrame], setting: str = ""):
 DROP_NORM = dict(linthresh=1.0, linscale=0.5, vmin=0.0, vmax=100.0, base=10)
 
 
+def _drop_ticks(bar) -> None:
+    """Plain-number ticks on a drop colour bar (the symmetric-log scale would print 10^k)."""
+    bar.set_ticks([0, 0.5, 1, 2, 5, 10, 20, 50, 100])
+    bar.set_ticklabels(["0", "0.5", "1", "2", "5", "10", "20", "50", "100"])
+    bar.ax.tick_params(labelsize=7)
+    bar.ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str = "", setting: str = ""):
     """One heat-map panel per stage: rows = layer group (block : kind), columns = FP32 then bits high to low.
 
@@ -121,17 +129,19 @@ def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str 
     fig.tight_layout()
     bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cmap), ax=axes[:, 0].tolist(), fraction=0.04, pad=0.02)
     bar.set_label("accuracy drop vs FP32 (pp, log above 1)", fontsize=8)
-    bar.ax.tick_params(labelsize=7)
-    bar.set_ticks([0, 0.5, 1, 2, 5, 10, 20, 50, 100])
-    bar.set_ticklabels(["0", "0.5", "1", "2", "5", "10", "20", "50", "100"])
+    _drop_ticks(bar)
     caption(fig, setting)
     return fig
 
 
 def uniform_sweeps(tables: dict[str, pd.DataFrame], setting: str = ""):
-    """Whole-network and per-kind uniform precision sweeps, one line per scheme."""
+    """Left: the whole network at one width, one line per scheme. Right: one layer kind network-wide at a time,
+    a map of drops (rows: scheme and width; columns: layer kind) on the sensitivity maps' colour scale."""
     style()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+    kinds = pd.concat([t[t.sweep == "kind"].assign(scheme=s) for s, t in tables.items()])
+    kinds["variant"] = kinds.scheme + ", " + kinds.bits.astype(str) + " bits"
+    grid = kinds.pivot_table(index="variant", columns="layer_kind", values="drop", sort=False)
+    fig, axes = plt.subplots(1, 2, figsize=(14, max(4.2, 0.3 * len(grid) + 1.8)), gridspec_kw={"width_ratios": [1, 1.3]})
     ticks: set[int] = set()
     for scheme, t in tables.items():
         net = t[t.sweep == "network"].sort_values("bits")
@@ -142,13 +152,13 @@ def uniform_sweeps(tables: dict[str, pd.DataFrame], setting: str = ""):
     axes[0].set_xticks(sorted(ticks), [str(b) for b in sorted(ticks)])
     axes[0].minorticks_off()
     axes[0].legend(fontsize=8)
-    kinds = pd.concat([t[t.sweep == "kind"].assign(scheme=s) for s, t in tables.items()])
-    kinds["variant"] = kinds.scheme + ", " + kinds.bits.astype(str) + " bits"
-    sns.barplot(data=kinds, x="layer_kind", y="drop", hue="variant", ax=axes[1])
-    axes[1].set(xlabel="layer kind (all blocks at once)", ylabel="accuracy drop (pp)", title="One layer kind at a time")
-    _symlog_points(axes[1])
-    axes[1].tick_params(axis="x", rotation=30, labelsize=8)
-    _legend_outside(axes[1], fontsize=7)
+    norm = SymLogNorm(**DROP_NORM)
+    sns.heatmap(grid.clip(lower=0), ax=axes[1], annot=grid, fmt=".1f", cmap="RdYlGn_r", norm=norm, annot_kws={"fontsize": 7},
+                cbar_kws={"label": "accuracy drop vs FP32 (pp)"}, linewidths=0.3, linecolor="white")
+    _drop_ticks(axes[1].collections[0].colorbar)
+    axes[1].set(xlabel="layer kind (all blocks at once, others FP32)", ylabel="", title="One layer kind at a time (drop, pp)")
+    axes[1].tick_params(axis="y", labelsize=7, rotation=0)
+    axes[1].tick_params(axis="x", labelsize=8, rotation=30)
     fig.tight_layout()
     caption(fig, setting)
     return fig
