@@ -440,8 +440,10 @@ def drift_vs_drop(df: pd.DataFrame, tau: float | None, delta: float, rho: float,
 
 
 def _log_axis(axis) -> None:
-    """Log axis with numbered ticks at 1-2-5 steps even inside one decade, and no crowded minor labels."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    """Log axis with numbered ticks even inside one decade (1-2-5 steps when it spans at most two decades, powers of
+    ten beyond), and no crowded minor labels."""
+    lo, hi = sorted(v for v in axis.get_view_interval() if v > 0) if min(axis.get_view_interval()) > 0 else (1.0, 10.0)
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if hi / lo <= 100 else (1.0,)))
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(NullFormatter())
 
