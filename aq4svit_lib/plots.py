@@ -84,8 +84,9 @@ def firing_rates(rates: dict[str, pd.DataFrame], setting: str = ""):
 
 
 # -- 02 sensitivity -------------------------------------------------------------------------------
-#: one colour scale for every sensitivity map: 0-100 points, logarithmic above 1 point (so 0.9 and 80 both show)
-DROP_NORM = dict(linthresh=1.0, linscale=0.5, vmin=0.0, vmax=100.0, base=10)
+def _drop_norm() -> SymLogNorm:
+    """One colour scale for every sensitivity map: 0-100 points, logarithmic above 1 point (so 0.9 and 80 both show)."""
+    return SymLogNorm(linthresh=1.0, linscale=0.5, vmin=0.0, vmax=100.0, base=10)
 
 
 def _drop_ticks(bar) -> None:
@@ -111,7 +112,7 @@ def sensitivity_panels(table: pd.DataFrame, value: str = "accuracy", title: str 
     fig, axes = plt.subplots(len(stages), 1, figsize=(7.5, 0.22 * sum(heights) + 0.6 * len(stages) + 1.4), squeeze=False,
                              gridspec_kw={"height_ratios": heights})
     scale = 100 if value == "accuracy" else 1
-    norm, cmap = SymLogNorm(**DROP_NORM), "RdYlGn_r"
+    norm, cmap = _drop_norm(), "RdYlGn_r"
     for ax, stage in zip(axes[:, 0], stages, strict=True):
         sub = groups[groups.stage == stage]
         order = sorted(sub.bits.unique(), reverse=True)
@@ -152,7 +153,7 @@ def uniform_sweeps(tables: dict[str, pd.DataFrame], setting: str = ""):
     axes[0].set_xticks(sorted(ticks), [str(b) for b in sorted(ticks)])
     axes[0].minorticks_off()
     axes[0].legend(fontsize=8)
-    norm = SymLogNorm(**DROP_NORM)
+    norm = _drop_norm()
     sns.heatmap(grid.clip(lower=0), ax=axes[1], annot=grid, fmt=".1f", cmap="RdYlGn_r", norm=norm, annot_kws={"fontsize": 7},
                 cbar_kws={"label": "accuracy drop vs FP32 (pp)"}, linewidths=0.3, linecolor="white")
     _drop_ticks(axes[1].collections[0].colorbar)

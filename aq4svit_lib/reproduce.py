@@ -129,7 +129,10 @@ def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir
         changes["bits"] = parse_bits(bits)
         labels["bits"] = "-".join(map(str, changes["bits"]))
     if "scheme" in changes:  # "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"
-        changes["scheme"] = scheme if isinstance(scheme, QuantScheme) else QuantScheme(*str(scheme).split("/"))
+        if not isinstance(scheme, QuantScheme):
+            kind, granularity, rounding = (str(scheme).split("/") + ["per_channel", "nearest"])[:3]
+            scheme = QuantScheme(scheme=kind, granularity=granularity, rounding=rounding)
+        changes["scheme"] = scheme
         labels["scheme"] = changes["scheme"].key().replace("/", "-")
     return replace(prof, name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
 
