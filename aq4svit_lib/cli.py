@@ -58,6 +58,27 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--threads", type=NONNEGATIVE, default=0, help="torch CPU threads (default: torch's choice)")
 
 
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("where evaluations run (the results are the same; README: Running on a cluster)")
+    g.add_argument("--executor", default="serial", help="serial (default: this process) or ray (worker actors; pip install 'aq4svit[ray]')")
+    g.add_argument("--workers", type=POSITIVE, default=2, help="ray: worker actors, each loads the model and splits once (default 2)")
+    g.add_argument("--ray-address", help="ray: join this cluster (e.g. the address `ray start --head` prints); default: start a local one")
+    g.add_argument("--gpus-per-worker", type=_number(float, 0), default=0.0, help="ray: GPUs per worker, fractions allowed (default 0)")
+
+
+def _executor(args):
+    from .evaluate.executor import ExecutorSettings
+
+    return ExecutorSettings(args.executor, workers=args.workers, address=args.ray_address, gpus_per_worker=args.gpus_per_worker)
+
+
+def _with_executor(prof, args):
+    from dataclasses import replace
+
+    ex = _executor(args)
+    return replace(prof, executor=ex.name, workers=ex.workers, ray_address=ex.address, gpus_per_worker=ex.gpus_per_worker)
+
+
 def _spec(args):
     from .data import SplitSpec
 
@@ -308,7 +329,7 @@ def cmd_search(args) -> int:
 
     settings = search_settings_from_args(args)
     out = run_search(settings, out=args.out or f"results/{args.model}/{args.method}", resume=args.resume, force=args.force,
-                     memo=args.memo)
+                     memo=args.memo, executor=_executor(args))
     r = out.result
     if args.json:
         print(json.dumps({**r, "folder": str(out.folder)}, indent=2, default=str))
@@ -331,7 +352,7 @@ def cmd_compare(args) -> int:
     from .reproduce import PEER_METHODS, compare_methods, get_profile
 
     methods = [m for part in (args.methods or [",".join(PEER_METHODS)]) for m in part.split(",") if m]
-    df = peer_comparison(compare_methods(get_profile(args.profile), args.model, methods))
+    df = peer_comparison(compare_methods(_with_executor(get_profile(args.profile), args), args.model, methods))
     columns = ["method", "saving_vs_fp32", "widths_used", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "full",
                "images_forwarded", "search_seconds", "gap_to_best_known", "hypervolume"]
     if args.out:
@@ -350,7 +371,7 @@ def cmd_reproduce(args) -> int:
 
     only = [n for part in (args.only or []) for n in part.split(",") if n]
     timings = run_notebooks(args.profile, only or None, imagenet_root=args.imagenet_root, checkpoint_dir=args.checkpoint_dir,
-                            include_optional=False)
+                            include_optional=False, executor=_executor(args))
     total = sum(t["seconds"] for t in timings)
     print(f"executed {len(timings)} notebooks in {total:.0f} s; figures in figures/ (default profile) or results/<profile>/figures")
     return 0
@@ -484,6 +505,7 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", action="store_true", help="print result.json (and the folder) instead of the summary")
     _add_data_args(p)
+    _add_executor_args(p)
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser("compare", help="every search method on one model with a profile's settings: the peer table")
@@ -493,6 +515,7 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", help="also write the full table as CSV")
     p.add_argument("--json", action="store_true", help="print the full table as JSON records")
     p.add_argument("--threads", type=NONNEGATIVE, default=0)
+    _add_executor_args(p)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("reproduce", help="execute the notebooks headless (papermill): figures, tables, results")
@@ -501,6 +524,7 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--imagenet-root", help="imagenet profile: ImageNet folder with val/")
     p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
     p.add_argument("--threads", type=NONNEGATIVE, default=0)
+    _add_executor_args(p)
     p.set_defaults(func=cmd_reproduce)
 
     p = sub.add_parser("config", help="write (or --show and validate) a quantization config")

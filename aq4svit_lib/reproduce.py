@@ -70,6 +70,16 @@ class Profile:
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
     device: str | None = None
     imagenet_root: str | None = None
+    # where evaluations run (evaluate/executor.py): how, not what -- never part of a result's cache key
+    executor: str = "serial"  # serial or ray
+    workers: int = 2  # ray: actors
+    ray_address: str | None = None  # ray: join this cluster (None: start a local one)
+    gpus_per_worker: float = 0.0  # ray: fractions allowed
+
+    def executor_settings(self):
+        from .evaluate.executor import ExecutorSettings
+
+        return ExecutorSettings(self.executor, workers=self.workers, address=self.ray_address, gpus_per_worker=self.gpus_per_worker)
 
     @property
     def spec(self) -> SplitSpec:
@@ -137,10 +147,15 @@ def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir
     return replace(prof, name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
 
 
+#: the Profile fields that say where evaluations run (notebook parameters of the same names)
+EXECUTOR_FIELDS = ("executor", "workers", "ray_address", "gpus_per_worker")
+
+
 def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figures_base=None, **overrides):
     """Everything a notebook's setup cell needs: ``(profile, figures folder, setting caption)``.
 
-    ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`). Also
+    ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`) and
+    executor / workers / ray_address / gpus_per_worker (where evaluations run: the profile keeps its name). Also
     sets pandas' display width and silences two warnings that only clutter executed notebooks (UserWarnings of
     the libraries; tqdm's note that ipywidgets are missing: text progress bars are fine).
     """
@@ -153,7 +168,9 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message="IProgress not found")
     pd.set_option("display.width", 160, "display.max_columns", 30)
-    prof = notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides)
+    how = {k: overrides.pop(k) for k in EXECUTOR_FIELDS if overrides.get(k) is not None}
+    prof = replace(notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides), **how)  # same results: same name
+    prof.executor_settings()  # validates them
     fig_dir, caption = figures_dir(prof, figures_base), setting(prof)
     print(f"models {prof.models}; {caption}\nfigures and tables -> {fig_dir}")
     return prof, fig_dir, caption
@@ -259,7 +276,7 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     write_json_atomic(stamp, {**record, "complete": False})
     t0 = time.perf_counter()
     # an interrupted run with the same settings resumes from its memo; anything else starts cold
-    outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo)
+    outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo, executor=profile.executor_settings())
     write_json_atomic(stamp, {**record, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
 
@@ -301,6 +318,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     import pandas as pd
 
     from .evaluate import Evaluator
+    from .evaluate.executor import make_executor
     from .quant.memory import MemoryModel
     from .quant.quantizers import QuantScheme
     from .search.common import Constraint, SearchContext, fp32_bits
@@ -322,7 +340,7 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     net = profile_model(profile, model)
     splits = {k: v for k, v in profile_splits(profile, model).items() if k in ("search",)}
     with Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=out / "memo.sqlite",
-                                    device=profile.device, quiet=True) as ev:
+                   device=profile.device, quiet=True, executor=make_executor(profile.executor_settings())) as ev:
         space = SearchSpace(ev.structure, MemoryModel(net), bits, scheme)
         ctx = SearchContext("qsvit-sweep", ev, space, None, Constraint(1.0, profile.delta))
         ctx.constraint = Constraint(ev.accuracy(fp32_bits(space), "search").accuracy, profile.delta)
@@ -412,8 +430,11 @@ def render_html(executed: str | Path, out: str | Path) -> list[Path]:
 
 
 def run_notebooks(profile: str = "default", only: list[str] | None = None, *, imagenet_root=None, checkpoint_dir=None,
-                  output_dir: str | Path | None = None, include_optional: bool = False, log=print) -> list[dict]:
-    """Execute the notebooks with papermill into ``results/<profile>/executed/``; return timings."""
+                  output_dir: str | Path | None = None, include_optional: bool = False, log=print, executor=None) -> list[dict]:
+    """Execute the notebooks with papermill into ``results/<profile>/executed/``; return timings.
+
+    ``executor`` (an ExecutorSettings) is handed to every notebook as its executor parameters.
+    """
     import papermill as pm
 
     prof = get_profile(profile, imagenet_root, checkpoint_dir)
@@ -431,6 +452,9 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
     try:
         for nb in names:
             params: dict[str, Any] = {"profile": prof.name}
+            if executor is not None:
+                params.update(executor=executor.name, workers=executor.workers, ray_address=executor.address,
+                              gpus_per_worker=executor.gpus_per_worker)
             if prof.dataset == "imagenet":
                 params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
             variants = [dict(params, method=m) for m in ("greedy", "beam")] if nb.startswith("04") else [params]

@@ -29,6 +29,10 @@ bits = None  # weight widths to search, e.g. [32, 16, 8, 6, 4, 3, 2]; None: the 
 scheme = None  # quantizer "kind/granularity/rounding", e.g. "uniform/per_tensor/nearest"; None: uniform/per_channel/nearest
 beam_width = None  # AQ4SViT-Beam's K; None: the profile's (3)
 # any of the four set: results and figures go to results/<profile>+<changes>/, never to the committed gallery
+executor = None  # where evaluations run: serial or ray (same results; see README "Running on a cluster"); None: serial
+workers = None  # ray: worker actors (default 2)
+ray_address = None  # ray: join a running cluster (ray start --head); None: a local one
+gpus_per_worker = None  # ray: GPUs per worker, fractions allowed (default 0)
 write = False  # True: overwrite the shipped checkpoints in data/checkpoints/ with the retrained ones
 
 # %%
@@ -40,7 +44,8 @@ from aq4svit_lib.reproduce import ensure_search, notebook_setup, profile_model, 
 from aq4svit_lib.report import save_table
 
 prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
-                                    beam_width=beam_width)  # SETTING: the caption printed under every figure
+                                    beam_width=beam_width, executor=executor, workers=workers,
+                                    ray_address=ray_address, gpus_per_worker=gpus_per_worker)  # SETTING: the caption printed under every figure
 
 # %%
 from aq4svit_lib.training import TrainConfig, train

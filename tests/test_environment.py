@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pyproject_deps():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extras = data["project"]["optional-dependencies"]
-    everything = data["project"]["dependencies"] + extras["notebooks"] + extras["baselines"] + extras["dev"]
-    return sorted(d for d in everything if not d.startswith("aq4svit["))  # dev includes the notebooks extra
+    everything = data["project"]["dependencies"] + extras["notebooks"] + extras["baselines"] + extras["ray"] + extras["dev"]
+    return sorted(d for d in everything if not d.startswith("aq4svit["))  # dev includes the other extras
 
 
 def test_extras_separate_runtime_notebooks_and_tests():
@@ -20,8 +20,9 @@ def test_extras_separate_runtime_notebooks_and_tests():
     names = lambda deps: {re.split(r"[<>=\[]", d)[0] for d in deps}
     assert not names(runtime) & {"jupyterlab", "papermill", "ipykernel", "seaborn", "matplotlib", "spikingjelly", "pytest"}
     assert {"jupyterlab", "papermill", "ipykernel", "seaborn", "nbformat"} <= names(extras["notebooks"])
-    assert "aq4svit[notebooks,baselines]" in extras["dev"] and {"spikingjelly", "mypy"} <= names(extras["dev"])
+    assert "aq4svit[notebooks,baselines,ray]" in extras["dev"] and {"spikingjelly", "mypy"} <= names(extras["dev"])
     assert "optuna" in names(extras["baselines"]) and "optuna" not in names(runtime)  # only its method needs it
+    assert "ray" in names(extras["ray"]) and "ray" not in names(runtime)  # only --executor ray needs it
 
 
 def _environment_deps():

@@ -21,7 +21,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+
+
+def _sum_squares(t: torch.Tensor) -> float:
+    """Sum of squares in float64, the same on any number of threads: torch splits a long sum across its
+    threads, which changes the rounding (drift then differs in the last bits between a 2-thread run and a
+    1-thread Ray worker); numpy's pairwise sum runs on one thread."""
+    return float(np.sum(t.double().pow(2).cpu().numpy()))
 
 
 def _flat(t: torch.Tensor, time_major: bool) -> torch.Tensor:
@@ -72,7 +80,7 @@ class DriftReference:
             flat_h, flat_s = flat_h[:, ref.index], flat_s[:, ref.index]
         ref.membranes.append(flat_h.clone())
         ref.spikes.append(_levels(flat_s))
-        ref.ref2 += float(flat_h.double().pow(2).sum())
+        ref.ref2 += _sum_squares(flat_h)
         ref.count += flat_s.numel()
 
     def nbytes(self) -> int:
@@ -95,7 +103,7 @@ class DriftAccumulator:
         flat_h, flat_s = _flat(membrane, self.ref.time_major), _flat(out, self.ref.time_major)
         if ref.index is not None:
             flat_h, flat_s = flat_h[:, ref.index], flat_s[:, ref.index]
-        diff2 = float((flat_h - ref.membranes[self.batch]).double().pow(2).sum())
+        diff2 = _sum_squares(flat_h - ref.membranes[self.batch])
         disagree = int((_levels(flat_s) != ref.spikes[self.batch]).sum())
         s = self.sums.setdefault(name, [0.0, 0])
         s[0] += diff2

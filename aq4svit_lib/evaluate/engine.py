@@ -23,6 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from ..quant.config import QuantConfig
 from ..quant.quantizers import FP32, QuantScheme
 from .drift import DriftAccumulator, DriftReference, DriftResult, silent_layers, summarize
 from .early_rejection import Tally, passes
+from .executor import Request, SerialExecutor
 from .memo import InMemoryMemo, Memo, model_fingerprint, result_key
 from .prefix_cache import PrefixCache
 
@@ -131,6 +133,7 @@ class Evaluator:
         drift_aggregate: str = "mean",
         drift_reference_bytes: int = 1 << 30,
         hardest_first: tuple[str, ...] = ("search", "verify"),
+        executor=None,
     ):
         if drift_aggregate not in ("mean", "max"):
             raise UsageError("drift_aggregate must be 'mean' or 'max'")
@@ -139,6 +142,10 @@ class Evaluator:
         # later edits its model (or its batch size, a read-only property) cannot make them stale
         self.model: SpikingBackbone = copy.deepcopy(model).to(self.device).eval()  # type: ignore[assignment]  # any backbone
         self.splits = splits
+        self.base_splits = dict(splits)  # before any hardest-first reordering (what remote workers receive)
+        self.orders: dict[str, np.ndarray] = {}  # split -> hardest-first order applied to it
+        #: where answers missing from the memo are computed (executor.py): here (serial) or on Ray workers
+        self.executor = executor or SerialExecutor()
         self.scheme = scheme or QuantScheme()
         self._batch_size = batch_size
         self.quantizer = WeightQuantizer(self.model, self.scheme)
@@ -195,9 +202,22 @@ class Evaluator:
         key = result_key("order", self.fingerprint, split.hash, ENGINE_VERSION)
         cached = self.memo.get(key)
         if cached is not None:
-            self.splits = {**self.splits, name: split.reordered(cached["order"])}
-            self._refresh_pins()
+            self._apply_order(name, np.asarray(cached["order"]))
             return
+        if self.executor.remote:
+            answer = self.executor.run(self, [Request("order", split=name)])[0]
+            order, record, forwarded = np.asarray(answer["order"]), answer["record"], answer["forwarded"]
+        else:
+            order, record, forwarded = self._compute_order(split)
+        self.counters["images_forwarded"] += forwarded
+        self.memo.put(key, "order", {"order": order.tolist()})
+        self._apply_order(name, order)
+        # accuracy does not depend on the order: record FP32's now rather than forwarding it again
+        fp32 = {layer.name: FP32 for layer in self.structure.layers}
+        self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", record)
+
+    def _compute_order(self, split: Split) -> tuple[np.ndarray, dict, int]:
+        """(order, FP32's accuracy record in that order, images forwarded): one FP32 pass over ``split``."""
         margins, tally = [], Tally(len(split))
         with torch.inference_mode(), self.quantizer.applied({}, self.scheme):
             for x, y in split.batches(self.batch_size):
@@ -207,16 +227,15 @@ class Evaluator:
                 other = logits.scatter(1, y[:, None], float("-inf")).amax(1)
                 margins.append((true - other).cpu())
                 _count(tally, logits, y)
-        self.counters["images_forwarded"] += len(split)
         order = torch.argsort(torch.cat(margins), stable=True).numpy()
-        self.memo.put(key, "order", {"order": order.tolist()})
-        self.splits = {**self.splits, name: split.reordered(order)}
-        self._refresh_pins()
-        # accuracy does not depend on the order: record FP32's now rather than forwarding it again
-        fp32 = {layer.name: FP32 for layer in self.structure.layers}
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.n, "complete": True,
                   "floor": None, "seconds": 0.0, "hits": _pack_hits(tally, order)}
-        self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", record)
+        return order, record, len(split)
+
+    def _apply_order(self, name: str, order: np.ndarray) -> None:
+        self.splits = {**self.splits, name: self.base_splits[name].reordered(order)}
+        self.orders[name] = order
+        self._refresh_pins()
 
     def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
         return self.quantizer.resolve(config, None if isinstance(config, QuantConfig) else self.scheme)
@@ -235,7 +254,8 @@ class Evaluator:
     def _key(self, kind: str, bits: dict[str, int], scheme: QuantScheme, split: Split) -> str:
         quantized = any(b != FP32 for b in bits.values())
         canonical = ",".join(str(bits[layer.name]) for layer in self.structure.layers)
-        numerics = (self.device.type, self.batch_size)  # both can move float sums, hence threshold crossings
+        # where and in what batches the forward runs can move float sums, hence threshold crossings
+        numerics = (self.executor.device_type or self.device.type, self.batch_size)
         return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, numerics,
                           ENGINE_VERSION, __version__)
 
@@ -243,6 +263,8 @@ class Evaluator:
         """Keep the prefix activations of these configs (FP32 is always kept) in the cache."""
         self._pins = [self.resolve(c) for c in configs]
         self._refresh_pins()
+        if self.executor.remote:
+            self.executor.broadcast("pin", list(configs))
 
     def _refresh_pins(self) -> None:
         keys: set[tuple] = set()
@@ -331,10 +353,13 @@ class Evaluator:
         key = self._key("accuracy", bits, scheme, sp)
         self.counters["accuracy_calls"] += 1
         cached = self.memo.get(key)
-        if cached is not None and (cached["complete"] or (floor is not None and cached["floor"] is not None and floor >= cached["floor"])):
+        if cached is not None and _answers(cached, floor):
             self.counters["memo_hits"] += 1
             self._replayed(key, cached)
             return self._accuracy_result(sp, cached, floor, from_memo=True)
+        if self.executor.remote:
+            record = self._remote({key: Request.accuracy(bits, split, floor, self._own(scheme))})[key]
+            return self._accuracy_result(sp, record, floor, forwarded=record["forwarded"], start=record["start_block"])
         t0 = time.perf_counter()
         tally, forwarded, start = self._run(bits, scheme, sp, "acc", floor=floor)
         self.counters["evaluations"] += 1
@@ -375,8 +400,14 @@ class Evaluator:
 
     def _drift_positions(self) -> int | None:
         if not hasattr(self, "_positions"):
-            self._positions = self._reference_positions(self.split(self.drift_split))
+            if self.executor.remote:
+                self._positions = self.executor.run(self, [Request("positions", split=self.drift_split)])[0]["positions"]
+            else:
+                self._positions = self._reference_positions(self.split(self.drift_split))
         return self._positions
+
+    def _drift_kind(self) -> str:
+        return f"drift-{self.drift_aggregate}-p{self._drift_positions()}"
 
     def _reference_positions(self, sp: Split) -> int | None:
         """None (every position) if the FP32 membranes fit the budget, else positions per layer that do.
@@ -406,7 +437,7 @@ class Evaluator:
         """Membrane-potential drift of ``config`` against FP32 on the minibatch, and its minibatch accuracy."""
         sp = self.split(self.drift_split)
         bits, scheme = self.resolve(config)
-        key = self._key(f"drift-{self.drift_aggregate}-p{self._drift_positions()}", bits, scheme, sp)
+        key = self._key(self._drift_kind(), bits, scheme, sp)
         self.counters["drift_calls"] += 1
         cached = self.memo.get(key)
         if cached is not None:
@@ -414,6 +445,9 @@ class Evaluator:
             self._replayed(key, cached)
             fields = {k: v for k, v in cached.items() if k != "session"}
             return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
+        if self.executor.remote:
+            record = self._remote({key: Request.drift(bits, self.drift_split, self._own(scheme))})[key]
+            return DriftResult(**{k: v for k, v in record.items() if k != "forwarded"})
         ref = self._ensure_reference()
         if all(b == FP32 for b in bits.values()):
             assert self._fp32_drift_result is not None  # set by _ensure_reference
@@ -429,19 +463,84 @@ class Evaluator:
         self.memo.put(key, "drift", {**result.to_dict(), "session": self.session})
         return result
 
+    # -- executors (executor.py) ------------------------------------------------------------
+    def prefetch(self, requests) -> int:
+        """Have the executor's workers answer ``requests`` now, in parallel, into the memo; the search then
+        asks them one by one as before and finds them there. Serial executor: nothing (computed on demand).
+        Returns the number of requests sent (those already answered by the memo are not)."""
+        if not self.executor.remote:
+            return 0
+        todo: dict[str, Request] = {}
+        for req in requests:
+            key = self._request_key(req)
+            cached = self.memo.get(key)
+            if key not in todo and not (_answers(cached, req.floor) if req.kind == "accuracy" else cached is not None):
+                todo[key] = req
+        self._remote(todo)
+        self.counters["prefetched"] += len(todo)
+        return len(todo)
+
+    def _own(self, scheme: QuantScheme) -> QuantScheme | None:
+        return None if scheme == self.scheme else scheme
+
+    def _request_key(self, req: Request) -> str:
+        bits, scheme = self.resolve(req.config) if req.scheme is None else (self.resolve(req.config)[0], req.scheme)
+        kind = "accuracy" if req.kind == "accuracy" else self._drift_kind()
+        return self._key(kind, bits, scheme, self.split(req.split))
+
+    def _remote(self, todo: dict[str, Request]) -> dict[str, dict]:
+        """Answers of the executor's workers, written to this (the only) memo as this session's work."""
+        answers = self.executor.run(self, list(todo.values())) if todo else []
+        out = {}
+        for (key, req), answer in zip(todo.items(), answers, strict=True):
+            record = {k: v for k, v in answer.items() if k not in ("forwarded", "start_block")}
+            self.memo.put(key, req.kind, {**record, "session": self.session})
+            self.counters["images_forwarded"] += answer["forwarded"]
+            self.counters["evaluations" if req.kind == "accuracy" else "drift_probes"] += 1
+            out[key] = answer
+        return out
+
+    def answer(self, req: Request) -> dict:
+        """Compute one request in this process (what a remote worker runs): a memo record plus the images forwarded."""
+        before = self.counters["images_forwarded"]
+        out: dict[str, Any]
+        config = req.config if req.scheme in (None, self.scheme) else QuantConfig.from_layer_bits(req.config, self.structure, req.scheme)
+        if req.kind == "accuracy":
+            r = self.accuracy(config, req.split, req.floor)
+            out = {"n": r.n, "correct": r.correct, "correct5": r.correct5, "seen": r.seen, "complete": r.complete, "floor": r.floor,
+                   "seconds": r.seconds, "hits": r.hits, "start_block": r.start_block}
+        elif req.kind == "drift":
+            out = self.drift(config).to_dict()
+        elif req.kind == "order":
+            order, record, _ = self._compute_order(self.split(req.split))
+            self.counters["images_forwarded"] += len(order)
+            out = {"order": order.tolist(), "record": record}
+        elif req.kind == "positions":
+            out = {"positions": self._drift_positions()}
+        else:
+            raise ValueError(f"unknown request kind {req.kind!r}")
+        return {**out, "forwarded": self.counters["images_forwarded"] - before}
+
     # -- bookkeeping ------------------------------------------------------------------------
     def stats(self) -> dict:
-        return {**dict(self.counters), "cache": self.cache.stats(), "memo": self.memo.stats()}
+        return {**dict(self.counters), "cache": self.cache.stats(), "memo": self.memo.stats(), "executor": self.executor.stats()}
 
     def close(self) -> None:
         self.quantizer.restore()
         self.memo.close()
+        self.executor.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _answers(cached: dict | None, floor: float | None) -> bool:
+    """Does a memo record answer an accuracy question with this floor? A complete one always; one rejected
+    early under floor f' answers any floor >= f' (it is out of reach there too)."""
+    return cached is not None and (cached["complete"] or (floor is not None and cached["floor"] is not None and floor >= cached["floor"]))
 
 
 class _null:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..errors import UsageError
+from ..evaluate.executor import Request
 from .common import SearchContext, decision_of, fp32_bits, pareto_front
 from .gate import POLICIES, SCORES, DriftGate
 from .registry import MethodOutput, register_method
@@ -105,6 +106,7 @@ class AQ4SViT:
         self.fp32_minibatch: float | None = None
         self.best: dict[str, int] | None = None  # smallest feasible configuration seen
         self.round: int | None = None  # Beam's round within the level (in the trace)
+        self._parent_key: dict[str, str] = {}  # a round's child -> its parent (threshold prefetch)
 
     # -- the gate -------------------------------------------------------------------------------
     def probe(self, bits: dict[str, int], unit: str, parent: dict[str, int] | None) -> dict:
@@ -132,8 +134,7 @@ class AQ4SViT:
             pruned_by = "drift"
         if pruned_by is None:
             ctx.counters["minibatch"] += 1
-            allowed_drop = ctx.constraint.fp32_accuracy - ctx.constraint.floor
-            if self.fp32_minibatch - cand["minibatch_accuracy"] > allowed_drop + self.settings.minibatch_slack / 100:
+            if self._fails_minibatch(cand["minibatch_accuracy"]):
                 pruned_by = "minibatch"
         if pruned_by is not None:
             ctx.counters["gated" if pruned_by != "minibatch" else "pruned_minibatch"] += 1
@@ -151,6 +152,44 @@ class AQ4SViT:
         ctx.record(bits, decision_of(ctx, r, passed), time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
                    search_upper_bound=r.upper_bound, search_standard_error=ctx.constraint.standard_error(r), **fields)
         return passed
+
+    def _fails_minibatch(self, accuracy: float) -> bool:
+        """Step 2: the loose constraint on the minibatch (delta + slack)."""
+        allowed_drop = self.ctx.constraint.fp32_accuracy - self.ctx.constraint.floor
+        assert self.fp32_minibatch is not None  # measured in run() before any candidate
+        return self.fp32_minibatch - accuracy > allowed_drop + self.settings.minibatch_slack / 100
+
+    # -- parallel executors: questions handed over ahead of the serial loop (see evaluate/executor.py) ----
+    def _prefetch_full(self, children: list[dict[str, int]]) -> None:
+        """Full evaluations of the children that pass the gate as it stands and the minibatch check.
+
+        The serial loop decides as always (tau may move meanwhile); it finds these answers in the memo.
+        """
+        ev, floor = self.ctx.evaluator, self.ctx.constraint.floor
+        wanted = []
+        for bits in children:
+            d = ev.drift(bits)  # prefetched: a memo hit
+            parent_drift = self.drifts.get(self._parent_key.get(self.ctx.space.key(bits), ""), 0.0)
+            if not self.gate.prunes(self.gate.score(d.drift, parent_drift)) and not self._fails_minibatch(d.accuracy):
+                wanted.append(Request.accuracy(bits, "search", floor))
+        ev.prefetch(wanted)
+
+    def _speculate(self, state: dict[str, int], unit) -> None:
+        """Greedy on a parallel executor: the next steps of this unit's ladder, drift and full evaluation each.
+
+        The serial loop accepts exactly the prefix it would have accepted; steps past its first failure are
+        wasted worker time (images forwarded, not evaluations). Depth: one step per two workers (a drift
+        and a full evaluation each), since at the block level the first step fails more often than not.
+        """
+        ev, space = self.ctx.evaluator, self.ctx.space
+        if not ev.executor.remote:
+            return
+        depth, bits = max(1, -(-ev.executor.settings.workers // 2)), state
+        ladder: list[dict[str, int]] = []
+        while len(ladder) < depth and (step := space.lower(bits, unit)) is not None:
+            ladder.append(step)
+            bits = step
+        ev.prefetch([r for b in ladder for r in (Request.drift(b), Request.accuracy(b, "search", self.ctx.constraint.floor))])
 
     def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
         """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
@@ -187,6 +226,7 @@ class AQ4SViT:
                 self.gate.start_level(f"{prefix}:{level}")
                 for unit in self.ordered_units(level):
                     while (candidate := ctx.space.lower(state, unit)) is not None:
+                        self._speculate(state, unit)
                         if not self.screen(candidate, unit.name, parent=state):
                             break
                         state = candidate
@@ -235,10 +275,18 @@ class AQ4SViT:
 
     def _screen_round(self, children) -> list[dict[str, int]]:
         """Screen a round's children (rank gate: probe all, evaluate the best M); the feasible ones."""
+        ev = self.ctx.evaluator
+        ev.prefetch([Request.drift(c) for c, _, _ in children])  # parallel executors: the whole round's drift at once
         if self.settings.gate != "rank":
+            if ev.executor.remote:
+                self._parent_key = {self.ctx.space.key(c): self.ctx.space.key(parent) for c, _, parent in children}
+                self._prefetch_full([c for c, _, _ in children])
             return [c for c, name, parent in children if self.screen(c, name, parent)]
         probed = [self.probe(c, name, parent) for c, name, parent in children]
         order = sorted(probed, key=lambda p: (p["fields"]["gate_score"] / max(p["saved_bytes"] / MiB, 1e-9), p["key"]))
+        floor = self.ctx.constraint.floor
+        ev.prefetch([Request.accuracy(p["bits"], "search", floor) for p in order[: self.settings.keep]
+                     if not self._fails_minibatch(p["minibatch_accuracy"])])
         feasible = []
         for i, cand in enumerate(order):
             if self.decide(cand, pruned_by=None if i < self.settings.keep else "rank"):

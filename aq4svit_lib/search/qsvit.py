@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from ..errors import UsageError
+from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
 from .common import SearchContext, decision_of, fp32_bits
 from .registry import MethodOutput, register_method
@@ -94,6 +95,7 @@ class QSViT:
     def algorithm2(self, table: pd.DataFrame):
         low, high, sensitivity = self.base_settings(table)
         with self.ctx.in_phase("alg2_base_settings"):
+            self.ctx.evaluator.prefetch([Request.accuracy(self._apply(s), "search") for s in (low, high)])  # parallel executors
             for name, setting in (("bSettingL", low), ("bSettingH", high)):
                 bits = self._apply(setting)
                 acc = self._measure(bits, sweep=name, unit="network")

@@ -60,6 +60,8 @@ def draw(space: SearchSpace, level: str, count: int, seed: int) -> list[dict[str
 def run_random(ctx: SearchContext, settings: RandomSettings) -> MethodOutput:
     trials = Trials(ctx, "random")
     with ctx.in_phase("random"):
-        for bits in draw(ctx.space, settings.level, settings.budget, ctx.seed):
+        proposals = draw(ctx.space, settings.level, settings.budget, ctx.seed)
+        trials.prefetch(proposals)  # independent of each other's results: one batch on a parallel executor
+        for bits in proposals:
             trials.evaluate(bits, early_rejection=True)
     return MethodOutput(trials.best(), trials.table(), {"budget": settings.budget, "level": settings.level})

@@ -152,3 +152,36 @@ def load_result(folder: str | Path) -> dict:
 
 def base_result(**fields) -> dict:
     return {"package_version": __version__, **fields}
+
+
+#: result.json fields that say how long or where a search ran, not what it found
+HOW_IT_RAN = ("search_seconds", "wall_seconds", "replayed_seconds", "phases", "memo", "executor", "images_forwarded", "resumed")
+TRACE_TIMINGS = ("seconds",)
+
+
+def result_differences(a: dict, b: dict, trace_a=None, trace_b=None) -> list[str]:
+    """Where two searches' results differ, timings and executor aside (empty: the same search).
+
+    Compares every other result.json field (final config and accuracies, evaluation counts by kind,
+    verify summary, energy) and, when given, the traces row by row (decisions, drift, accuracies).
+    """
+    out = [k for k in sorted(set(a) | set(b)) if k not in HOW_IT_RAN and a.get(k) != b.get(k)]
+    if trace_a is not None and trace_b is not None:
+        ta = [{k: v for k, v in r.items() if k not in TRACE_TIMINGS} for r in _records(trace_a)]
+        tb = [{k: v for k, v in r.items() if k not in TRACE_TIMINGS} for r in _records(trace_b)]
+        if len(ta) != len(tb):
+            out.append(f"trace: {len(ta)} vs {len(tb)} rows")
+        out += [f"trace[{i}].{k}" for i, (x, y) in enumerate(zip(ta, tb, strict=False)) for k in sorted(set(x) | set(y))
+                if not _same(x.get(k), y.get(k))]
+    return out
+
+
+def _records(trace) -> list[dict]:
+    return trace.to_dict("records") if isinstance(trace, pd.DataFrame) else list(trace)
+
+
+def _same(x, y) -> bool:
+    """Equal, NaN equal to NaN (a DataFrame turns missing trace fields into NaN)."""
+    if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
+        return True
+    return x == y

@@ -19,6 +19,7 @@ from ..data import load_splits
 from ..errors import UsageError
 from ..evaluate import Evaluator
 from ..evaluate.engine import _quiet_default
+from ..evaluate.executor import ExecutorSettings, make_executor
 from ..models import create_model, get_entry
 from ..quant.config import QuantConfig
 from ..quant.energy import energy_summary, energy_table, measure_activity
@@ -44,13 +45,16 @@ class SearchOutcome:
 
 
 def run_search(settings: SearchSettings | str = "greedy", model: str | None = None, *, out: str | Path | None = None,
-               resume: bool = False, force: bool = False, memo: str | Path | None = None, net=None, **values) -> SearchOutcome:
+               resume: bool = False, force: bool = False, memo: str | Path | None = None, net=None,
+               executor: ExecutorSettings | str | None = None, **values) -> SearchOutcome:
     """Run a registered search method and write the result folder ``out``.
 
     ``settings`` is a :class:`SearchSettings`, or a method name with flat ``values``
     (``run_search("beam", "sdtv3_tiny", delta=1.0, beam_width=2)``, see :meth:`SearchSettings.build`).
     ``out``, ``resume``, ``force`` and ``memo`` say where results go, not what is computed; ``net``
-    replaces building the model from ``settings.model``.
+    replaces building the model from ``settings.model``. ``executor`` says where evaluations run
+    (``"serial"``, the default, or ``ExecutorSettings("ray", workers=4)``; see evaluate/executor.py):
+    the result is the same either way, timings aside.
     """
     if isinstance(settings, SearchSettings):
         if model is not None or values:
@@ -59,6 +63,7 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
     else:
         s = SearchSettings.build(settings, model or ModelSettings().name, **values)
     method = get_method(s.method)
+    executor = make_executor(executor)  # first: a missing Ray is reported before anything is loaded
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     torch.manual_seed(s.seed)
     net = net if net is not None else build_model(s.model)
@@ -69,7 +74,14 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
         memo = memo or folder.path / "memo.sqlite"
     quiet = _quiet_default() if s.engine.quiet is None else s.engine.quiet
     evaluator = Evaluator(net, splits, scheme=s.scheme, device=s.engine.device, batch_size=s.engine.batch_size,
-                          cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet)
+                          cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet, executor=executor)
+    try:  # the executor's workers stop with the search, also when it fails
+        return _search(s, method, net, evaluator, folder, quiet, resume)
+    finally:
+        evaluator.close()
+
+
+def _search(s: SearchSettings, method, net, evaluator: Evaluator, folder: ResultFolder | None, quiet: bool, resume: bool) -> SearchOutcome:
     space = SearchSpace(evaluator.structure, MemoryModel(net), s.bits, s.scheme)
     progress = tqdm(desc=f"{s.method} {s.model.name}", unit="cand", disable=quiet, leave=False)
     ctx = SearchContext(s.method, evaluator, space, folder, Constraint(1.0, s.delta, s.relative), s.max_evaluations, progress, seed=s.seed)
@@ -88,6 +100,7 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
         test = evaluator.accuracy(fp32_bits(space), "test")
         fp32_test = test.correct / test.n
         extra["energy"] = _energy(evaluator, final)
+    extra["executor"] = evaluator.executor.stats()  # how it ran (results do not depend on it)
     result, config = ctx.finish(final, fp32_test, extra)
     if folder is not None:
         if method.table_file and output.table is not None:
@@ -95,7 +108,6 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
         if s.export:
             export_packed(net, config, folder.path / "final.safetensors")
     trace = pd.DataFrame(ctx.trace)
-    evaluator.close()
     return SearchOutcome(result, config, final, trace, folder.path if folder else None, output.table)
 
 

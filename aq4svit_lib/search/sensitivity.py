@@ -15,6 +15,7 @@ import time
 
 import pandas as pd
 
+from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
 from .common import SearchContext, fp32_bits
 
@@ -34,25 +35,22 @@ def sensitivity_sweep(ctx: SearchContext, uniform_sweeps: bool = True) -> pd.Dat
     fp32_acc = ctx.constraint.fp32_accuracy
     base = fp32_bits(space)
     precisions = [b for b in space.bits if b != FP32]
+    todo = []  # (sweep, stage, block, kind, width, bits, unit FP32 bytes): independent candidates
+    for group in space.units("kind"):
+        block, kind = group.name.split(":")
+        todo += [("group", space.structure.block_index[block].stage, block, kind, p, space.set_unit(base, group, p),
+                  space.unit_fp32_bytes(group)) for p in precisions]
+    if uniform_sweeps:
+        todo += [("network", "*", "*", "*", p, {name: p for name in base}, space.fp32_bytes) for p in precisions]
+        for kind in sorted({layer.kind for layer in space.structure.layers}):
+            layers = [layer.name for layer in space.structure.layers if layer.kind == kind]
+            todo += [("kind", "*", "*", kind, p, {**base, **{name: p for name in layers}}, space.memory.bytes_of(layers, FP32, space.scheme))
+                     for p in precisions]
     rows = []
-
-    def row(sweep, stage, block, kind, p, bits, unit_bytes):
-        acc = measure(ctx, bits, sweep=sweep, unit=f"{block}:{kind}" if sweep == "group" else ("network" if sweep == "network" else f"*:{kind}"))
-        rows.append(dict(sweep=sweep, stage=stage, block=block, layer_kind=kind, bits=p, accuracy=acc, drop=(fp32_acc - acc) * 100,
-                         memory_bytes=space.memory_bytes(bits), group_fp32_bytes=unit_bytes))
-
     with ctx.in_phase("alg1_sensitivity"):
-        for group in space.units("kind"):
-            block, kind = group.name.split(":")
-            for p in precisions:
-                row("group", space.structure.block_index[block].stage, block, kind, p, space.set_unit(base, group, p),
-                    space.unit_fp32_bytes(group))
-        if uniform_sweeps:
-            for p in precisions:
-                row("network", "*", "*", "*", p, {name: p for name in base}, space.fp32_bytes)
-            for kind in sorted({layer.kind for layer in space.structure.layers}):
-                layers = [layer.name for layer in space.structure.layers if layer.kind == kind]
-                for p in precisions:
-                    row("kind", "*", "*", kind, p, {**base, **{name: p for name in layers}},
-                        space.memory.bytes_of(layers, FP32, space.scheme))
+        ctx.evaluator.prefetch([Request.accuracy(bits, "search") for *_, bits, _ in todo])  # parallel executors: all at once
+        for sweep, stage, block, kind, p, bits, unit_bytes in todo:
+            acc = measure(ctx, bits, sweep=sweep, unit={"group": f"{block}:{kind}", "network": "network"}.get(sweep, f"*:{kind}"))
+            rows.append(dict(sweep=sweep, stage=stage, block=block, layer_kind=kind, bits=p, accuracy=acc, drop=(fp32_acc - acc) * 100,
+                             memory_bytes=space.memory_bytes(bits), group_fp32_bytes=unit_bytes))
     return pd.DataFrame(rows)

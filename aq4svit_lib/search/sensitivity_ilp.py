@@ -31,6 +31,7 @@ import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from ..errors import UsageError
+from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
 from .common import SearchContext, fp32_bits
 from .registry import MethodOutput, register_method
@@ -84,6 +85,9 @@ class SensitivityILP:
         out = np.zeros((len(self.units), len(self.widths)))
         with ctx.in_phase(f"scores:{self.settings.scores}"):
             fp32 = fp32_bits(space)
+            singles = [space.set_unit(fp32, unit, b) for unit in self.units for b in self.widths if b != FP32]
+            measured = self.settings.scores == "measured"  # parallel executors: every score at once
+            ctx.evaluator.prefetch([Request.accuracy(b, "search") if measured else Request.drift(b) for b in singles])
             for i, unit in enumerate(self.units):
                 for j, b in enumerate(self.widths):
                     if b == FP32:

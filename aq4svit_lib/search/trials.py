@@ -12,6 +12,7 @@ import time
 
 import pandas as pd
 
+from ..evaluate.executor import Request
 from .common import SearchContext, decision_of, fp32_bits
 
 
@@ -39,6 +40,11 @@ class Trials:
         self.rows.append(row)
         self.seen[key] = row
         return row
+
+    def prefetch(self, proposals: list[dict[str, int]], early_rejection: bool = True) -> None:
+        """Parallel executors: evaluate a batch of proposals at once (serial: nothing; see evaluate/executor.py)."""
+        floor = self.ctx.constraint.floor if early_rejection else None
+        self.ctx.evaluator.prefetch([Request.accuracy(b, "search", floor) for b in proposals if self.ctx.space.key(b) not in self.seen])
 
     def best(self) -> dict[str, int]:
         """The smallest feasible configuration (higher search accuracy on ties); FP32 when none is feasible."""
