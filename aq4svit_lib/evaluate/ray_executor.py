@@ -91,7 +91,7 @@ class RayExecutor:
         self.settings = settings
         self.ray = import_ray()
         self.actors: list = []
-        self.counts = {"requests": 0, "resubmitted": 0, "worker_seconds": 0.0, "start_seconds": 0.0}
+        self.counts: dict = {"requests": 0, "resubmitted": 0, "worker_seconds": 0.0, "start_seconds": 0.0}
         self._orders: dict[str, tuple[str, object]] = {}
         self.threads = 1
 
@@ -176,6 +176,8 @@ class RayExecutor:
                     pending.appendleft((i, req))
                     slots.append(a)  # the restarted actor goes last: the retry runs elsewhere if it can
         self.counts["requests"] += len(requests)
+        sizes = self.counts.setdefault("batch_sizes", {})  # the parallelism the search offered (bench_parallel's cost model)
+        sizes[str(len(requests))] = sizes.get(str(len(requests)), 0) + 1
         self.counts["worker_seconds"] += sum(a.get("seconds") or 0.0 for a in answers if a)  # type: ignore[union-attr]
         return answers  # type: ignore[return-value]
 
