@@ -32,7 +32,7 @@ def test_cached_and_uncached_accuracy_and_drift_are_identical(trained, small_spl
     cached = Evaluator(model, small_splits, batch_size=200, quiet=True)
     plain = Evaluator(create_model(name, checkpoint="default"), small_splits, batch_size=200, cache_bytes=0, quiet=True)
     starts = []
-    for cfg in random_configs(cached.structure, 6, seed=len(name)):
+    for cfg in random_configs(cached.structure, 4, seed=len(name)):
         a, b = cached.accuracy(cfg), plain.accuracy(cfg)
         assert (a.correct, a.correct5, a.n) == (b.correct, b.correct5, b.n)
         da, db = cached.drift(cfg), plain.drift(cfg)

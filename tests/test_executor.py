@@ -12,7 +12,7 @@ from aq4svit_lib.search import run_search
 from aq4svit_lib.search.common import SearchInterrupted
 from aq4svit_lib.search.results import result_differences
 
-SPEC = SplitSpec(search_size=200, minibatch_size=64, seed=0, verify_size=200, test_size=300)
+SPEC = SplitSpec(search_size=150, minibatch_size=32, seed=0, verify_size=150, test_size=200)  # small: CI time
 SETTINGS = {
     "qsvit": dict(bits=(32, 4), uniform_sweeps=False),
     "greedy": dict(bits=(32, 8, 4, 2), levels=("network", "stage")),

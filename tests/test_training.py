@@ -25,7 +25,7 @@ def test_augment_shifts_and_flips_deterministically():
 
 
 def test_training_writes_a_checkpoint_that_reproduces_its_accuracy(tmp_path):
-    spec = SplitSpec(search_size=57_000, minibatch_size=256, verify_size=0, test_size=2000)  # 3000 training images: quick
+    spec = SplitSpec(search_size=58_000, minibatch_size=256, verify_size=0, test_size=1000)  # 2000 training images: quick
     cfg = TrainConfig(model="sdtv3_tiny", epochs=2, batch_size=50, seed=3, warmup_epochs=0.1)
     out = tmp_path / "m.safetensors"
     model, result = train(cfg, out, spec, progress=False, log=None)
@@ -34,7 +34,7 @@ def test_training_writes_a_checkpoint_that_reproduces_its_accuracy(tmp_path):
     assert all(torch.isfinite(torch.tensor(h["loss"])) for h in log["history"])
     reloaded = load_model(out)
     assert accuracy(reloaded, load_splits(spec=spec)["test"]) == log["test_accuracy"] == result["test_accuracy"]
-    assert log["test_accuracy"] > 0.3  # far above chance (0.1) after 120 steps
+    assert log["test_accuracy"] > 0.3  # far above chance (0.1) after 80 steps
 
 
 def test_the_split_training_uses_excludes_search_verify_and_test():

@@ -6,7 +6,9 @@ rejection (NSGA-II ranks infeasible trials by their accuracy too); the constrain
 passed to NSGA-II as a constraint (``Trial.set_constraint``; ``constraints_func`` before Optuna 5), so it prefers feasible trials. A proposal
 already evaluated is answered from the run's record and not counted: ``budget`` is the number of
 distinct configurations evaluated. The answer is the smallest feasible trial; the table marks the
-Pareto set.
+Pareto set. Trials are asked one NSGA-II generation (``population``) at a time: a generation's children
+do not depend on each other's results, so this proposes what one-at-a-time asking does, and a parallel
+executor evaluates a generation at once; trials asked after the budget is spent are told FAIL.
 
 Resume (our choice): the study is written to ``optuna.journal`` in the result folder (a record for
 Optuna's own tools), but a resumed run replays the seeded study from the start against the memo:
@@ -75,20 +77,39 @@ def run_optuna(ctx: SearchContext, settings: OptunaSettings) -> MethodOutput:
     asks = 0
     with ctx.in_phase("optuna"):
         while ctx.counters["full"] < settings.budget and asks < 20 * settings.budget:
-            asks += 1
-            trial = study.ask()
-            bits = fp32_bits(space)
-            for unit in units:
-                bits = space.set_unit(bits, unit, trial.suggest_categorical(unit.name, list(space.bits)))
-            row = trials.evaluate(bits, early_rejection=False, trial=trial.number)
-            se = row.get("search_standard_error") or 0.0
-            violation = 0.0 if row["feasible"] else ctx.constraint.floor + ctx.constraint.z * se - row["search_accuracy"] + 1e-9
-            trial.set_user_attr("violation", violation)
-            if per_trial:
-                trial.set_constraint("violation", violation)
-            study.tell(trial, [row["memory_bytes"] / MiB, row["search_accuracy"]])
+            # one NSGA-II generation per round: its children come from the previous generation's parents, never from
+            # each other's results, so asking them together proposes exactly what one-at-a-time asking would
+            # (checked against sequential ask/tell), and a parallel executor evaluates them at once
+            generation = [study.ask() for _ in range(settings.population)]
+            asks += len(generation)
+            proposals = [(trial, _bits(space, units, trial)) for trial in generation]
+            trials.prefetch([bits for _, bits in proposals], early_rejection=False)
+            for i, (trial, bits) in enumerate(proposals):
+                if ctx.counters["full"] >= settings.budget:  # budget spent: the rest of the generation is never evaluated
+                    for rest, _ in proposals[i:]:
+                        study.tell(rest, state=optuna.trial.TrialState.FAIL)
+                    break
+                _evaluate(ctx, study, trials, trial, bits, per_trial)
     table = trials.table()
     if len(table):
         table["on_front"] = pareto_front(table, "memory_bytes", "search_accuracy")
     return MethodOutput(trials.best(), table, {"budget": settings.budget, "level": settings.level, "population": settings.population,
                                                "asks": asks, "sampler": "NSGAIISampler", "optuna": optuna.__version__})
+
+
+def _bits(space, units, trial) -> dict[str, int]:
+    bits = fp32_bits(space)
+    for unit in units:
+        bits = space.set_unit(bits, unit, trial.suggest_categorical(unit.name, list(space.bits)))
+    return bits
+
+
+def _evaluate(ctx: SearchContext, study, trials: Trials, trial, bits: dict[str, int], per_trial: bool) -> None:
+    """One full evaluation (none for a repeated proposal), told to the study with the constraint's violation."""
+    row = trials.evaluate(bits, early_rejection=False, trial=trial.number)
+    se = row.get("search_standard_error") or 0.0
+    violation = 0.0 if row["feasible"] else ctx.constraint.floor + ctx.constraint.z * se - row["search_accuracy"] + 1e-9
+    trial.set_user_attr("violation", violation)
+    if per_trial:
+        trial.set_constraint("violation", violation)
+    study.tell(trial, [row["memory_bytes"] / MiB, row["search_accuracy"]])

@@ -136,6 +136,7 @@ class SensitivityILP:
         with self.ctx.in_phase("ilp:evaluate"):
             while lo <= hi:
                 mid = (lo + hi) // 2
+                self._speculate(front, lo, hi)
                 row = front.iloc[mid]
                 trial = self.trials.evaluate(self.space.bits_of(row["key"]), budget=float(row["budget"]),
                                              predicted_cost=float(row["predicted_cost"]), sweep="front")
@@ -143,6 +144,24 @@ class SensitivityILP:
                     hi = mid - 1
                 else:
                     lo = mid + 1
+
+    def _speculate(self, front: pd.DataFrame, lo: int, hi: int) -> None:
+        """Parallel executors: the bisection's next levels at once (with W workers, the log2(W + 1) levels below
+        (lo, hi): the midpoint, both possible next midpoints, ...); the bisection then finds them in the memo."""
+        ex = self.ctx.evaluator.executor
+        if not ex.remote:
+            return
+        picks: list[int] = []
+        level = [(lo, hi)]
+        for _ in range(max(1, int(np.log2(ex.settings.workers + 1)))):
+            below = []
+            for a, b in level:
+                if a <= b:
+                    m = (a + b) // 2
+                    picks.append(m)
+                    below += [(a, m - 1), (m + 1, b)]
+            level = below
+        self.trials.prefetch([self.space.bits_of(front.iloc[i]["key"]) for i in picks], early_rejection=True)
 
     def run(self) -> MethodOutput:
         score = self.scores()
