@@ -90,7 +90,7 @@ class Profile:
 
 
 PROFILES = {
-    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=300, minibatch_size=64, verify_size=300, test_size=1000,
+    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=200, minibatch_size=64, verify_size=200, test_size=1000,
                   bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, levels=("network", "stage"),
                   baseline_budget=8, long_run_factor=2),
     "default": Profile("default"),

@@ -17,6 +17,7 @@ SETTINGS = {
     "qsvit": dict(bits=(32, 4), uniform_sweeps=False),
     "greedy": dict(bits=(32, 8, 4, 2), levels=("network", "stage")),
     "beam": dict(bits=(32, 8, 4, 2), levels=("network", "stage"), beam_width=2, trade_partners=2),
+    "optuna": dict(bits=(32, 4, 2), budget=6, population=4),  # generations asked together: the same proposals
 }
 
 
@@ -105,3 +106,18 @@ def test_serial_executor_prefetches_nothing_and_requests_key_like_the_engine(sma
     r = ev.accuracy(bits, "search")
     assert r.from_memo and (answer["correct"], answer["n"], answer["complete"]) == (r.correct, r.n, True)
     assert answer["forwarded"] == len(small_splits["search"])
+
+
+def test_cli_executor_flags_reach_the_settings_and_bad_values_exit_2(capsys):
+    from aq4svit_lib.cli import _executor, _with_executor, build_parser, main
+    from aq4svit_lib.reproduce import get_profile
+
+    args = build_parser().parse_args(["search", "--method", "greedy", "--executor", "ray", "--workers", "3", "--gpus-per-worker", "0.5",
+                                      "--ray-address", "10.0.0.1:6379"])
+    assert _executor(args) == ExecutorSettings("ray", workers=3, address="10.0.0.1:6379", gpus_per_worker=0.5)
+    prof = _with_executor(get_profile("ci"), args)
+    assert prof.name == "ci" and prof.executor_settings() == _executor(args)  # how, not what: the profile keeps its name
+    assert build_parser().parse_args(["reproduce", "--executor", "ray"]).executor == "ray"
+    with pytest.raises(SystemExit) as exit_:
+        main(["search", "--method", "greedy", "--workers", "0"])
+    assert exit_.value.code == 2 and "--workers" in capsys.readouterr().err

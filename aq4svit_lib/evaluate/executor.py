@@ -79,6 +79,7 @@ class SerialExecutor:
     """Today's engine: every evaluation in this process, when the search asks for it."""
 
     remote = False
+    speculates = False  # worth computing guesses ahead of the search (e.g. Greedy's next ladder steps)?
     device_type: str | None = None  # None: the evaluator's own device
 
     def __init__(self, settings: ExecutorSettings | None = None):

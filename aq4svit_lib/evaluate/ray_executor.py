@@ -96,6 +96,13 @@ class RayExecutor:
         self.threads = 1
 
     @property
+    def speculates(self) -> bool:
+        """Worth computing guesses (Greedy's next ladder steps)? When one request cannot use every worker's
+        resources: GPU workers, or more workers x threads than this node has cores (a multi-node cluster)."""
+        s = self.settings
+        return s.gpus_per_worker > 0 or (self.actors != [] and len(self.actors) * self.threads > (os.cpu_count() or 1))
+
+    @property
     def device_type(self) -> str:
         """Where the workers compute: part of every memo key (it moves float sums)."""
         return "cuda" if self.settings.gpus_per_worker > 0 else "cpu"

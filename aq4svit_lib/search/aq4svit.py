@@ -180,9 +180,11 @@ class AQ4SViT:
         The serial loop accepts exactly the prefix it would have accepted; steps past its first failure are
         wasted worker time (images forwarded, not evaluations). Depth: one step per two workers (a drift
         and a full evaluation each), since at the block level the first step fails more often than not.
+        Only where one request cannot use every worker's resources (GPUs, several nodes): on one CPU node a
+        lone request already gets all the workers' threads, and splitting them over guesses is slower.
         """
         ev, space = self.ctx.evaluator, self.ctx.space
-        if not ev.executor.remote:
+        if not (ev.executor.remote and ev.executor.speculates):
             return
         depth, bits = max(1, -(-ev.executor.settings.workers // 2)), state
         ladder: list[dict[str, int]] = []
