@@ -168,7 +168,7 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message="IProgress not found")
     pd.set_option("display.width", 160, "display.max_columns", 30)
-    how = {k: overrides.pop(k) for k in EXECUTOR_FIELDS if overrides.get(k) is not None}
+    how = {k: v for k in EXECUTOR_FIELDS if (v := overrides.pop(k, None)) is not None}
     prof = replace(notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides), **how)  # same results: same name
     prof.executor_settings()  # validates them
     fig_dir, caption = figures_dir(prof, figures_base), setting(prof)

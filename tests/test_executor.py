@@ -12,6 +12,7 @@ from aq4svit_lib.search import run_search
 from aq4svit_lib.search.common import SearchInterrupted
 from aq4svit_lib.search.results import result_differences
 
+MODEL = "sdtv3_tiny"  # the fastest default model: CI time
 SPEC = SplitSpec(search_size=150, minibatch_size=32, seed=0, verify_size=150, test_size=200)  # small: CI time
 SETTINGS = {
     "qsvit": dict(bits=(32, 4), uniform_sweeps=False),
@@ -22,7 +23,7 @@ SETTINGS = {
 
 
 def search(method, out, executor=None, **kw):
-    return run_search(method, "sdtv2_tiny", out=out, spec=SPEC, quiet=True, export=False, executor=executor, **{**SETTINGS[method], **kw})
+    return run_search(method, MODEL, out=out, spec=SPEC, quiet=True, export=False, executor=executor, **{**SETTINGS[method], **kw})
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +67,7 @@ def test_a_ray_search_killed_and_resumed_ends_with_the_serial_result(serial_runs
     out = tmp_path / "greedy"
     with pytest.raises(SearchInterrupted):
         search("greedy", out, ExecutorSettings("ray", workers=2), max_evaluations=4)
-    resumed = run_search("greedy", "sdtv2_tiny", out=out, spec=SPEC, quiet=True, export=False, resume=True,
+    resumed = run_search("greedy", MODEL, out=out, spec=SPEC, quiet=True, export=False, resume=True,
                          executor=ExecutorSettings("ray", workers=2), **SETTINGS["greedy"])
     reference = serial_runs["greedy"].result
     assert resumed.bits == serial_runs["greedy"].bits
