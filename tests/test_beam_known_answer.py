@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from aq4svit_lib.evaluate.drift import DriftResult
+from aq4svit_lib.evaluate.executor import SerialExecutor
 from aq4svit_lib.models import create_model
 from aq4svit_lib.quant import MemoryModel
 from aq4svit_lib.search import AQ4SViT, AQ4SViTSettings, Constraint, SearchContext, SearchSpace
@@ -34,6 +35,7 @@ class AdditiveEvaluator:
         self.splits = {"search": range(N)}
         self.calls = 0
         self.replayed_seconds = 0.0  # the engine's attribute: nothing replayed from a memo here
+        self.executor = SerialExecutor()  # the engine's attribute: everything computed here, on demand
 
     def _loss(self, bits) -> float:
         return sum(self.loss.get((u.name, self.space.unit_bits(bits, u)), 0.0) for u in self.units)
@@ -51,6 +53,9 @@ class AdditiveEvaluator:
 
     def pin(self, *configs):
         pass
+
+    def prefetch(self, requests):
+        return 0  # serial: nothing ahead of time (as the engine)
 
 
 @pytest.fixture(scope="module")

@@ -29,7 +29,10 @@ def search(method, out, executor=None, **kw):
 @pytest.fixture(scope="module")
 def ray_cluster():
     import ray  # in the dev extra: CI always has it
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+
+    from tests.conftest import THREADS  # the cores this test process may use (1 beside another xdist worker)
+
+    ray.init(num_cpus=THREADS, include_dashboard=False, log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
 
@@ -51,7 +54,7 @@ def test_ray_gives_the_serial_result(method, serial_runs, ray_cluster, tmp_path)
     assert _same(serial, ray_run) == []  # final config, accuracies, evaluation counts, every trace row
     assert ray_run.bits == serial.bits and ray_run.result["evaluations"] == serial.result["evaluations"]
     stats = ray_run.result["executor"]
-    assert stats["executor"] == "ray" and stats["workers"] == 2 and stats["threads_per_worker"] == 1
+    assert stats["executor"] == "ray" and stats["workers"] == 2 and stats["threads_per_worker"] == 1  # workers x threads <= cores
     assert stats["requests"] > 0 and serial.result["executor"] == {"executor": "serial", "workers": 1}
     if method == "qsvit":  # Algorithm 1's candidates went out in one batch, not one by one
         assert stats["requests"] >= serial.result["evaluations"]["full"]

@@ -93,7 +93,7 @@ class RayExecutor:
         self.actors: list = []
         self.counts: dict = {"requests": 0, "resubmitted": 0, "worker_seconds": 0.0, "start_seconds": 0.0}
         self._orders: dict[str, tuple[str, object]] = {}
-        self.threads = 1
+        self.threads = self.burst = 1
 
     @property
     def speculates(self) -> bool:
@@ -124,10 +124,17 @@ class RayExecutor:
         t0 = time.perf_counter()
         self._init_ray()
         s, ray = self.settings, self.ray
-        cpus = int(ray.cluster_resources().get("CPU", 1))
-        threads = s.threads_per_worker or max(1, cpus // s.workers)
-        if s.workers * threads > cpus:
-            raise UsageError(f"{s.workers} workers x {threads} threads need {s.workers * threads} CPUs; the Ray cluster has {cpus}")
+        cpus = float(ray.cluster_resources().get("CPU", 1))
+        # each actor reserves its share of Ray's CPUs (a fraction when workers outnumber them: one thread each,
+        # oversubscribed but without OpenMP spinning) and uses as many torch threads as whole CPUs it reserved
+        if s.threads_per_worker:
+            share = float(s.threads_per_worker)
+        else:
+            share = float(cpus // s.workers) if cpus >= s.workers else cpus / s.workers
+        threads = max(1, int(share))
+        if s.workers * share > cpus + 1e-9:
+            raise UsageError(f"{s.workers} workers x {share:g} CPUs exceed the Ray cluster's {cpus:g}")
+        self.burst = max(threads, int(min(cpus, s.workers * share)))  # a lone request's threads (see run)
         if s.gpus_per_worker > 0 and s.gpus_per_worker * s.workers > ray.cluster_resources().get("GPU", 0):
             raise UsageError(f"{s.workers} workers x {s.gpus_per_worker} GPUs exceed the cluster's {ray.cluster_resources().get('GPU', 0)}")
         self.threads = threads
@@ -136,7 +143,7 @@ class RayExecutor:
                        drift_reference_bytes=evaluator.drift_reference_bytes)
         # held here for the executor's lifetime: a restarting actor re-reads its constructor arguments
         self._inputs = ray.put(evaluator.model), ray.put({k: v for k, v in evaluator.base_splits.items() if k != "train"})
-        cls = ray.remote(EvaluationWorker).options(num_cpus=threads, num_gpus=s.gpus_per_worker, max_restarts=MAX_TRIES,
+        cls = ray.remote(EvaluationWorker).options(num_cpus=share, num_gpus=s.gpus_per_worker, max_restarts=MAX_TRIES,
                                                   max_task_retries=0)
         self.actors = [cls.remote(*self._inputs, options, threads, s.kill_worker_after if i == 0 else None) for i in range(s.workers)]
         ray.get([a.pid.remote() for a in self.actors])  # up and loaded: the start-up cost is measured on its own
@@ -158,7 +165,7 @@ class RayExecutor:
         ray = self.ray
         # a lone request (a sequential step: QSViT's Algorithm 3, a verify back-off) has every worker's
         # threads to itself: no other actor computes meanwhile, so workers x threads <= cores still holds
-        threads = self.threads * len(self.actors) if len(requests) == 1 else self.threads
+        threads = self.burst if len(requests) == 1 else self.threads
         pending = deque(enumerate(requests))
         tries = dict.fromkeys(range(len(requests)), 0)
         answers: list[dict | None] = [None] * len(requests)
@@ -194,7 +201,7 @@ class RayExecutor:
             getattr(actor, method).remote(*args)
 
     def stats(self) -> dict:
-        return {"executor": "ray", **asdict(self.settings), "threads_per_worker": self.threads, **self.counts}
+        return {"executor": "ray", **asdict(self.settings), "threads_per_worker": self.threads, "burst_threads": self.burst, **self.counts}
 
     def close(self) -> None:
         for actor in self.actors:
