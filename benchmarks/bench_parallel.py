@@ -69,7 +69,7 @@ def main() -> None:
     print(overhead)
     body = (f"Model {args.model}, profile {args.profile} (search split {prof.search_size} images, bits {','.join(map(str, prof.bits))}, "
             f"delta {prof.delta}); each search from a cold memo; serial = this process with 2 torch threads, ray = a local Ray cluster "
-            f"with {args.workers} actors x 1 thread (started inside the first search's baseline phase: `ray_start_seconds`). "
+            f"with {args.workers} actors x 1 thread (started before the search's clock: `ray_start_seconds`, in `wall_seconds`). "
             "`identical_to_serial`: final config, accuracies, evaluation counts by kind and every trace row (timings aside).\n\n"
             + to_markdown(t) + "\n\n**Ray's overhead per request** (a trivial request answered by a warm worker): "
             + f"one at a time {overhead['sequential_ms']:.1f} ms, pipelined over {args.workers} workers {overhead['pipelined_ms']:.2f} ms; "

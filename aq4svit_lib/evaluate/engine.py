@@ -170,6 +170,8 @@ class Evaluator:
         self.session = uuid.uuid4().hex[:12]
         self._replayed_keys: set[str] = set()
         self.replayed_seconds = 0.0  # original seconds of other sessions' evaluations the memo answered
+        if self.executor.remote:  # workers up before the first memo key (it carries their hardware)
+            self.executor.start(self)
 
     @property
     def batch_size(self) -> int:
@@ -199,7 +201,7 @@ class Evaluator:
         """
         self._ordered.add(name)
         split = self.splits[name]
-        key = result_key("order", self.fingerprint, split.hash, ENGINE_VERSION)
+        key = result_key("order", self.fingerprint, split.hash, ENGINE_VERSION, self._numerics())
         cached = self.memo.get(key)
         if cached is not None:
             self._apply_order(name, np.asarray(cached["order"]))
@@ -254,10 +256,13 @@ class Evaluator:
     def _key(self, kind: str, bits: dict[str, int], scheme: QuantScheme, split: Split) -> str:
         quantized = any(b != FP32 for b in bits.values())
         canonical = ",".join(str(bits[layer.name]) for layer in self.structure.layers)
-        # where and in what batches the forward runs can move float sums, hence threshold crossings
-        numerics = (self.executor.device_type or self.device.type, self.batch_size)
-        return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, numerics,
+        return result_key(kind, self.fingerprint, scheme.key() if quantized else "fp32", canonical, split.hash, self._numerics(),
                           ENGINE_VERSION, __version__)
+
+    def _numerics(self) -> tuple:
+        """Where (device, kernel family) and in what batches the forward runs: each can move float sums, hence
+        threshold crossings. With a remote executor, the workers' hardware."""
+        return (*(self.executor.numerics or device_numerics(self.device)), self.batch_size)
 
     def pin(self, *configs) -> None:
         """Keep the prefix activations of these configs (FP32 is always kept) in the cache."""
@@ -535,6 +540,16 @@ class Evaluator:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def device_numerics(device: torch.device) -> tuple[str, str]:
+    """The device's type and kernel family: on CPU, ATen and oneDNN pick AVX2 or AVX-512 kernels whose float
+    sums differ (one Fashion-MNIST test image flipped between two machines), so memo keys carry it."""
+    if device.type == "cpu":
+        return "cpu", torch.backends.cpu.get_cpu_capability()
+    if device.type == "cuda":
+        return "cuda", torch.cuda.get_device_name(device)
+    return device.type, ""
 
 
 def _answers(cached: dict | None, floor: float | None) -> bool:

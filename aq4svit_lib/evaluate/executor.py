@@ -80,10 +80,13 @@ class SerialExecutor:
 
     remote = False
     speculates = False  # worth computing guesses ahead of the search (e.g. Greedy's next ladder steps)?
-    device_type: str | None = None  # None: the evaluator's own device
+    numerics: tuple[str, str] | None = None  # where remote workers compute (device, kernel family); None: the evaluator's device
 
     def __init__(self, settings: ExecutorSettings | None = None):
         self.settings = settings or ExecutorSettings()
+
+    def start(self, evaluator) -> None:
+        """Nothing to start: the evaluator computes in this process."""
 
     def run(self, evaluator, requests: list[Request]) -> list[dict]:  # pragma: no cover - never called: remote is False
         raise NotImplementedError
@@ -102,7 +105,8 @@ _EXECUTORS: dict[str, Callable[[ExecutorSettings], object]] = {}
 
 
 def register_executor(name: str):
-    """Decorator on a class ``cls(settings)`` with ``remote``, ``run``, ``broadcast``, ``stats``, ``close``."""
+    """Decorator on a class ``cls(settings)`` with ``remote``, ``speculates``, ``numerics``, ``start``, ``run``, ``broadcast``,
+    ``stats`` and ``close`` (see SerialExecutor)."""
 
     def wrap(cls):
         if name in _EXECUTORS:

@@ -28,6 +28,7 @@ import numpy as np
 from ..errors import UsageError
 from .executor import ExecutorSettings, Request, register_executor
 
+log = logging.getLogger(__name__)
 MAX_TRIES = 4  # per request: a request that kills its actor this often is a bug, not bad luck
 IN_FLIGHT = 2  # requests queued per actor: the next one starts while the driver reads the last answer
 
@@ -79,8 +80,10 @@ class EvaluationWorker:
     def pin(self, configs: list) -> None:
         self.ev.pin(*configs)
 
-    def pid(self) -> int:
-        return os.getpid()
+    def numerics(self) -> tuple[str, str]:
+        from .engine import device_numerics
+
+        return device_numerics(self.ev.device)
 
 
 @register_executor("ray")
@@ -94,6 +97,7 @@ class RayExecutor:
         self.counts: dict = {"requests": 0, "resubmitted": 0, "worker_seconds": 0.0, "start_seconds": 0.0}
         self._orders: dict[str, tuple[str, object]] = {}
         self.threads = self.burst = 1
+        self.numerics: tuple[str, str] | None = None  # set when the actors start
 
     @property
     def speculates(self) -> bool:
@@ -104,7 +108,6 @@ class RayExecutor:
 
     @property
     def device_type(self) -> str:
-        """Where the workers compute: part of every memo key (it moves float sums)."""
         return "cuda" if self.settings.gpus_per_worker > 0 else "cpu"
 
     # -- start ---------------------------------------------------------------------------------------
@@ -118,7 +121,8 @@ class RayExecutor:
         else:
             ray.init(num_cpus=os.cpu_count() or 1, **kwargs)
 
-    def _start(self, evaluator) -> None:
+    def start(self, evaluator) -> None:
+        """Start the actors on ``evaluator``'s model and splits (once; the evaluator calls it when it is made)."""
         if self.actors:
             return
         t0 = time.perf_counter()
@@ -146,7 +150,12 @@ class RayExecutor:
         cls = ray.remote(EvaluationWorker).options(num_cpus=share, num_gpus=s.gpus_per_worker, max_restarts=MAX_TRIES,
                                                   max_task_retries=0)
         self.actors = [cls.remote(*self._inputs, options, threads, s.kill_worker_after if i == 0 else None) for i in range(s.workers)]
-        ray.get([a.pid.remote() for a in self.actors])  # up and loaded: the start-up cost is measured on its own
+        # up and loaded (the start-up cost is measured on its own); where they compute is part of every memo key
+        kinds = sorted(set(ray.get([a.numerics.remote() for a in self.actors])))
+        if len(kinds) > 1:
+            log.warning("Ray workers compute on different hardware (%s): their float sums can differ, so results may differ "
+                        "from a serial run's; use alike nodes for bit-identical results", kinds)
+        self.numerics = kinds[0]
         self.counts["start_seconds"] = round(time.perf_counter() - t0, 3)
 
     def _order_ref(self, evaluator, request: Request):
@@ -161,7 +170,7 @@ class RayExecutor:
     # -- run -----------------------------------------------------------------------------------------
     def run(self, evaluator, requests: list[Request]) -> list[dict]:
         """Answers to ``requests``, in order; each runs on the next free actor (a dead actor's go elsewhere)."""
-        self._start(evaluator)
+        self.start(evaluator)
         ray = self.ray
         # a lone request (a sequential step: QSViT's Algorithm 3, a verify back-off) has every worker's
         # threads to itself: no other actor computes meanwhile, so workers x threads <= cores still holds
