@@ -489,7 +489,8 @@ class Evaluator:
         return None if scheme == self.scheme else scheme
 
     def _request_key(self, req: Request) -> str:
-        bits, scheme = self.resolve(req.config) if req.scheme is None else (self.resolve(req.config)[0], req.scheme)
+        bits, scheme = self.resolve(req.config)
+        scheme = req.scheme or scheme
         kind = "accuracy" if req.kind == "accuracy" else self._drift_kind()
         return self._key(kind, bits, scheme, self.split(req.split))
 
@@ -517,8 +518,8 @@ class Evaluator:
         elif req.kind == "drift":
             out = self.drift(config).to_dict()
         elif req.kind == "order":
-            order, record, _ = self._compute_order(self.split(req.split))
-            self.counters["images_forwarded"] += len(order)
+            order, record, forwarded = self._compute_order(self.split(req.split))
+            self.counters["images_forwarded"] += forwarded
             out = {"order": order.tolist(), "record": record}
         elif req.kind == "positions":
             out = {"positions": self._drift_positions()}

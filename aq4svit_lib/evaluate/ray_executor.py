@@ -50,7 +50,6 @@ class EvaluationWorker:
         from .engine import Evaluator
 
         torch.set_num_threads(threads)
-        os.environ["OMP_NUM_THREADS"] = str(threads)
         self.threads = threads
         self.base = splits
         self.ev = Evaluator(model, dict(splits), hardest_first=(), quiet=True, **options)

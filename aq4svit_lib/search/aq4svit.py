@@ -106,7 +106,6 @@ class AQ4SViT:
         self.fp32_minibatch: float | None = None
         self.best: dict[str, int] | None = None  # smallest feasible configuration seen
         self.round: int | None = None  # Beam's round within the level (in the trace)
-        self._parent_key: dict[str, str] = {}  # a round's child -> its parent (threshold prefetch)
 
     # -- the gate -------------------------------------------------------------------------------
     def probe(self, bits: dict[str, int], unit: str, parent: dict[str, int] | None) -> dict:
@@ -160,16 +159,16 @@ class AQ4SViT:
         return self.fp32_minibatch - accuracy > allowed_drop + self.settings.minibatch_slack / 100
 
     # -- parallel executors: questions handed over ahead of the serial loop (see evaluate/executor.py) ----
-    def _prefetch_full(self, children: list[dict[str, int]]) -> None:
+    def _prefetch_full(self, children) -> None:
         """Full evaluations of the children that pass the gate as it stands and the minibatch check.
 
         The serial loop decides as always (tau may move meanwhile); it finds these answers in the memo.
         """
         ev, floor = self.ctx.evaluator, self.ctx.constraint.floor
         wanted = []
-        for bits in children:
+        for bits, _, parent in children:
             d = ev.drift(bits)  # prefetched: a memo hit
-            parent_drift = self.drifts.get(self._parent_key.get(self.ctx.space.key(bits), ""), 0.0)
+            parent_drift = self.drifts.get(self.ctx.space.key(parent), 0.0)
             if not self.gate.prunes(self.gate.score(d.drift, parent_drift)) and not self._fails_minibatch(d.accuracy):
                 wanted.append(Request.accuracy(bits, "search", floor))
         ev.prefetch(wanted)
@@ -281,8 +280,7 @@ class AQ4SViT:
         ev.prefetch([Request.drift(c) for c, _, _ in children])  # parallel executors: the whole round's drift at once
         if self.settings.gate != "rank":
             if ev.executor.remote:
-                self._parent_key = {self.ctx.space.key(c): self.ctx.space.key(parent) for c, _, parent in children}
-                self._prefetch_full([c for c, _, _ in children])
+                self._prefetch_full(children)
             return [c for c, name, parent in children if self.screen(c, name, parent)]
         probed = [self.probe(c, name, parent) for c, name, parent in children]
         order = sorted(probed, key=lambda p: (p["fields"]["gate_score"] / max(p["saved_bytes"] / MiB, 1e-9), p["key"]))
