@@ -8,10 +8,13 @@ PROFILE ?= default
 # pytest-xdist processes, one torch thread each (tests/conftest.py)
 TEST_WORKERS ?= 2
 
-.PHONY: setup data reproduce test lint bench clean-results notebooks help
+.PHONY: setup data reproduce reproduce-extended check claims test lint bench clean-results notebooks help
 
 help:
 	@echo "make reproduce   run every notebook on the embedded default (profile=$(PROFILE)); figures/ and figures/tables/"
+	@echo "make check       recompute every claim from the gallery's tables and compare with figures/claims.json"
+	@echo "make reproduce-extended   also the seed study and the long reference run (outside the default time)"
+	@echo "make claims      after a reproduction: write figures/claims.json and render REPRODUCTION.md / README sections"
 	@echo "make test        run the test suite"
 	@echo "make lint        ruff check and mypy"
 	@echo "make notebooks   sync each notebook with its jupytext .py pair after an edit"
@@ -33,6 +36,17 @@ data: setup
 reproduce: data
 	$(BIN)/aq4svit reproduce --profile $(PROFILE)
 	@if [ "$(PROFILE)" = default ]; then $(BIN)/python scripts/update_gallery.py; fi
+
+reproduce-extended: data
+	$(BIN)/aq4svit reproduce --profile $(PROFILE) --extended
+	@if [ "$(PROFILE)" = default ]; then $(BIN)/python scripts/update_gallery.py; fi
+
+# RESULTS: a figures folder of another run (default: the gallery in figures/)
+check: setup
+	$(BIN)/aq4svit check $(if $(RESULTS),--results $(RESULTS))
+
+claims: setup
+	$(BIN)/aq4svit claims --write --render
 
 test: data
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile

@@ -54,7 +54,12 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--verify-size", type=NONNEGATIVE, default=3000,
                    help="images in the verify split, disjoint from search, that checks a search's answer (default 3000; 0: none)")
     g.add_argument("--minibatch-size", type=POSITIVE, default=256, help="images in the drift-gate minibatch (default 256)")
-    g.add_argument("--split-seed", type=NONNEGATIVE, default=0, help="seed that draws the search split (default 0)")
+    g.add_argument("--split-seed", type=NONNEGATIVE, default=0,
+                   help="seed that draws the held-out search + verify images (default 0); the shipped models were trained "
+                        "without seed 0's draw, so with them another seed puts their training images into search (use --resample)")
+    g.add_argument("--resample", type=NONNEGATIVE, default=0,
+                   help="re-partition the same held-out images into search and verify with this seed (default 0: the draw's "
+                        "order); another search split without leaking training images")
     g.add_argument("--threads", type=NONNEGATIVE, default=0, help="torch CPU threads (default: torch's choice)")
 
 
@@ -82,7 +87,7 @@ def _with_executor(prof, args):
 def _spec(args):
     from .data import SplitSpec
 
-    return SplitSpec(args.search_size, args.minibatch_size, args.split_seed, args.verify_size)
+    return SplitSpec(args.search_size, args.minibatch_size, args.split_seed, args.verify_size, resample=args.resample)
 
 
 def _batch(args) -> dict:
@@ -377,6 +382,75 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+# -- claims ----------------------------------------------------------------------------------------
+#: a failed check exits with this status (a usage error exits 2, a bug 70)
+CHECK_FAILED = 1
+
+
+def _gallery(path) -> Path:
+    """The run to read: --results, else the repository's committed gallery (figures/)."""
+    from .reproduce import ROOT
+
+    if path:
+        return Path(path)
+    gallery = ROOT / "figures"
+    if not (gallery / "tables").is_dir():
+        raise UsageError(f"no committed gallery at {gallery} (an installed package ships none): pass --results DIR, "
+                         "a figures folder written by `aq4svit reproduce`")
+    return gallery
+
+
+def _committed(args) -> Path:
+    from .reproduce import ROOT
+
+    return Path(args.committed) if args.committed else ROOT / "figures" / "claims.json"
+
+
+def cmd_check(args) -> int:
+    from .claims.check import check_table, run_check
+
+    ids = [i for part in (args.claim or []) for i in part.split(",") if i]
+    verdicts = run_check(_gallery(args.results), _committed(args), ids or None)
+    failed = [v for v in verdicts if not v.ok]
+    if args.json:
+        print(json.dumps([{"claim": v.id, "paper": v.paper_value, "committed": v.committed_verdict, "this_run": v.verdict,
+                           "direction_unchanged": v.direction_unchanged, "within_tolerance": v.within_tolerance, "ok": v.ok,
+                           "quantities": v.quantities} for v in verdicts], indent=2, default=str))
+    else:
+        from .report import to_markdown
+
+        print(to_markdown(check_table(verdicts)))
+    for v in failed:
+        print(f"aq4svit: check failed: claim {v.id}: " + "; ".join(v.failures()), file=sys.stderr)
+    if not failed:
+        print(f"all {len(verdicts)} claims reproduced (verdicts unchanged, every value within its tolerance)", file=sys.stderr)
+    return CHECK_FAILED if failed else 0
+
+
+def cmd_claims(args) -> int:
+    from .claims import Run, measure, render_documents, write_committed
+    from .reproduce import ROOT
+
+    run = Run(_gallery(args.results))
+    if args.write:
+        write_committed(run, _committed(args))
+        print(f"wrote {_committed(args)}")
+    if args.render:
+        from .plot_style import setting
+        from .reproduce import get_profile
+
+        for path in render_documents(run, ROOT, {"setting": setting(get_profile("default"))}):
+            print(f"rendered {path}")
+    if not (args.write or args.render):
+        records = measure(run)
+        if args.json:
+            print(json.dumps(records, indent=2, default=str))
+        else:
+            for r in records:
+                print(f"{r['id']:<4} {r['verdict']:<34} {r['sentence']}")
+    return 0
+
+
 # -- config ----------------------------------------------------------------------------------------
 def _pairs(items, what: str) -> dict:
     from .errors import UsageError
@@ -527,6 +601,21 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     _add_executor_args(p)
     p.set_defaults(func=cmd_reproduce)
 
+    p = sub.add_parser("check", help="recompute every claim from a run's tables and compare it with the committed values")
+    p.add_argument("--results", help="a figures folder written by `aq4svit reproduce` (default: the committed gallery, figures/)")
+    p.add_argument("--committed", help="the committed claims file (default figures/claims.json)")
+    p.add_argument("--claim", action="append", help="check only these claims (e.g. A1, or A1,A4)")
+    p.add_argument("--json", action="store_true", help="print every claim's quantities as JSON")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("claims", help="print the claims computed from a run; --write the committed values, --render the documents")
+    p.add_argument("--results", help="a figures folder written by `aq4svit reproduce` (default: the committed gallery, figures/)")
+    p.add_argument("--committed", help="the claims file to write (default figures/claims.json)")
+    p.add_argument("--write", action="store_true", help="write the committed claims file from this run")
+    p.add_argument("--render", action="store_true", help="render REPRODUCTION.md and the README's generated sections from this run")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_claims)
+
     p = sub.add_parser("config", help="write (or --show and validate) a quantization config")
     p.add_argument("--model", default="sdtv2_tiny", help="the model the config is validated against")
     p.add_argument("--show", help="validate and print an existing config file instead of writing one")
@@ -591,6 +680,10 @@ def main(argv: list[str] | None = None) -> int:
         return _internal_error(exc)
 
 
+#: a bug of ours (sysexits' EX_SOFTWARE), never a user's mistake (those exit 2)
+INTERNAL_ERROR = 70
+
+
 def _internal_error(exc: Exception) -> int:
     """A bug, not a user error: one line on stderr, the traceback in a log file for the report."""
     import tempfile
@@ -600,7 +693,7 @@ def _internal_error(exc: Exception) -> int:
     log.write_text("".join(traceback.format_exception(exc)))
     print(f"aq4svit: internal error ({type(exc).__name__}: {exc}); the full traceback is in {log} "
           "(please attach it to a bug report)", file=sys.stderr)
-    return 1
+    return INTERNAL_ERROR
 
 
 if __name__ == "__main__":

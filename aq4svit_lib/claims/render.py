@@ -1,0 +1,150 @@
+"""Prose from claims: REPRODUCTION.md, the README's summary and each notebook's result sentence.
+
+Every measured number a reader sees is rendered here from a run's tables (through the claim entries, or the
+tables themselves for the field and timing sections); the templates hold words and ``{{ placeholders }}`` only
+(a test scans them for digits).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+
+from ..plot_style import method_name
+from .check import machine_of, measure, notebook_times
+from .core import Run
+
+PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def claims_table(records: list[dict]) -> str:
+    rows = ["| id | claim (paper) | paper | ours | verdict | figure | table | tolerance a re-run must meet | reproduce alone (time here) |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        figs = ", ".join(f"`{f}`" for f in r["figures"]) or "—"
+        tabs = ", ".join(f"`{t}`" for t in r["tables"]) or "—"
+        tols = "; ".join(sorted({f"{q['unit']}: " + _tol(q) for q in r["quantities"]})) or "verdict only"
+        secs = f" ({_duration(r['seconds'])})" if r.get("seconds") else ""
+        rows.append(f"| {r['id']} | {_cell(r['statement'])} | {_cell(r['paper_value'])} | {_cell(r['sentence'])} | "
+                    f"**{_cell(r['verdict'])}**: {_cell(r['reason'])} | {figs} | {tabs} | {_cell(tols)} | `{r['command']}`{secs} |")
+    return "\n".join(rows) + "\n"
+
+
+def _tol(q: dict) -> str:
+    amount = f"±{q['tolerance']:.0%}" if q["relative"] else f"±{q['tolerance']:.3g}"
+    return f"{amount} ({q['basis']})"
+
+
+def _duration(seconds: float | None) -> str:
+    if not seconds:
+        return "not timed"
+    m = seconds / 60
+    return f"{seconds:.0f} s" if m < 2 else f"{m:.0f} min"
+
+
+def summary(records: list[dict]) -> str:
+    """The README's results summary: one line per claim."""
+    return "\n".join(f"- **{r['id']}** {r['statement']} (paper: {r['paper_value']}) — **{r['verdict']}**: {r['sentence']}."
+                     for r in records) + "\n"
+
+
+def sentence(r: dict) -> str:
+    return f"**{r['id']} — {r['verdict']}.** {r['sentence'][0].upper() + r['sentence'][1:]}. Paper: {r['paper_value']}."
+
+
+def field_table(run: Run) -> str:
+    """Notebook 07's peer table: every method on every model, cost in evaluations and images, gap to the best known."""
+    t = run.table("07_peer_comparison")
+    secs = run.timing("07_peer_comparison").search_seconds if run.has("timings/07_peer_comparison") else None
+    rows = ["| model | method | saving vs FP32 | gap to best known | full evaluations | images forwarded | test drop (pp) | search time (s) |",
+            "|---|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(t.itertuples()):
+        gap = "0 (best known)" if r.gap_to_best_known <= 0 else f"{r.gap_to_best_known:.1%}"
+        time = f"{secs.iloc[i]:.0f}" if secs is not None else "—"
+        rows.append(f"| {r.model} | {method_name(r.method)} | {r.saving_vs_fp32:.2%} | {gap} | {int(r.full)} | {int(r.images_forwarded):,} | "
+                    f"{r.test_drop_pts:.2f} | {time} |")
+    return "\n".join(rows) + "\n"
+
+
+def timing_section(run: Run) -> str:
+    times = notebook_times(run)
+    m = machine_of(run)
+    if not times:
+        return "No notebook timings in this run.\n"
+    who = m.get("line") or "this run's machine"
+    parts = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(times.items()))
+    total = sum(times.values())
+    return (f"`aq4svit reproduce --profile default` from an empty results folder on {who}: {parts}; "
+            f"**{_duration(total)} in total**.\n")
+
+
+def context(run: Run, extra: dict[str, str] | None = None) -> dict[str, str]:
+    records = measure(run)
+    ctx: dict[str, str] = {**(extra or {}), "claims_table": claims_table(records), "summary": summary(records), "timing": timing_section(run),
+                           "machine": machine_of(run).get("line", "not recorded")}
+    for r in records:
+        ctx[f"{r['id']}.sentence"], ctx[f"{r['id']}.verdict"], ctx[f"{r['id']}.reason"] = r["sentence"], r["verdict"], r["reason"]
+    try:
+        ctx["field_table"] = field_table(run)
+    except LookupError:
+        ctx["field_table"] = "Notebook 07 has not run.\n"
+    return ctx
+
+
+def fill(template: str, ctx: dict[str, str]) -> str:
+    def sub(m: re.Match) -> str:
+        if m.group(1) not in ctx:
+            raise KeyError(f"unknown placeholder {{{{ {m.group(1)} }}}}; known: {', '.join(sorted(ctx))}")
+        return ctx[m.group(1)].rstrip("\n")
+
+    return PLACEHOLDER.sub(sub, template)
+
+
+def replace_between(text: str, name: str, body: str) -> str:
+    """Replace what lies between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        raise ValueError(f"markers {start} / {end} not found")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body.rstrip()}\n{end}{tail}"
+
+
+def render_documents(run: Run, root: str | Path, extra: dict[str, str] | None = None) -> list[Path]:
+    """REPRODUCTION.md from its template, the README's generated sections; returns the files written.
+
+    ``extra``: further placeholders (the CLI passes ``setting``, the profile's one-line description)."""
+    from ..ioutil import write_text_atomic
+
+    root = Path(root)
+    ctx = context(run, extra)
+    out = [write_text_atomic(root / "REPRODUCTION.md", fill((root / "docs" / "REPRODUCTION.md.in").read_text(encoding="utf-8"), ctx))]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for name, key in (("claims-summary", "summary"), ("timing", "timing")):
+        readme = replace_between(readme, name, ctx[key])
+    out.append(write_text_atomic(root / "README.md", readme))
+    return out
+
+
+def show(*ids: str, run=None) -> None:
+    """A notebook's result cell: each claim's verdict and numbers, computed from this run's tables."""
+    from .core import Run as _Run
+
+    records = measure(_Run(run), list(ids))
+    text = "\n\n".join(sentence(r) for r in records)
+    try:
+        from IPython.display import Markdown, display
+
+        display(Markdown(text))
+    except ImportError:  # outside Jupyter
+        print(text)
+
+
+def table_frame(records: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{k: r[k] for k in ("id", "paper", "statement", "paper_value", "verdict", "sentence")} for r in records])

@@ -1,0 +1,136 @@
+"""Claims as data: computed from a run's tables, checked against the committed values, rendered into the documents."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aq4svit_lib.claims import Run, all_claims, measure
+from aq4svit_lib.claims.check import compare, load_committed
+from aq4svit_lib.claims.core import Tolerance
+from aq4svit_lib.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+GALLERY = ROOT / "figures"
+COMMITTED = GALLERY / "claims.json"
+
+
+@pytest.fixture()
+def gallery_copy(tmp_path):
+    shutil.copytree(GALLERY / "tables", tmp_path / "tables")
+    return tmp_path
+
+
+def test_every_claim_has_an_entry_with_its_parts():
+    ids = [c.id for c in all_claims()]
+    for expected in ("Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "A0", "A1", "A2", "A3", "A4", "A5", "A6", "F1", "F2", "F3", "F4"):
+        assert expected in ids
+    for c in all_claims():
+        assert c.statement and c.paper_value and c.source and c.notebooks, c.id
+        assert c.command.startswith("aq4svit reproduce --profile default") and f"--claim {c.id}" in c.command
+
+
+def test_the_committed_gallery_passes_its_own_check(capsys):
+    assert main(["check"]) == 0
+    out = capsys.readouterr()
+    assert "| A1 |" in out.out and "claims reproduced" in out.err
+
+
+def test_committed_claims_are_what_the_committed_tables_compute():
+    committed = load_committed(COMMITTED)
+    now = measure(Run(GALLERY))
+    assert [c["id"] for c in committed["claims"]] == [c["id"] for c in now]
+    for old, new in zip(committed["claims"], now, strict=True):
+        assert old["verdict"] == new["verdict"] and old["sentence"] == new["sentence"], old["id"]
+
+
+def _edit(folder: Path, table: str, where: dict, column: str, value):
+    path = folder / "tables" / f"{table}.csv"
+    df = pd.read_csv(path)
+    mask = pd.Series(True, index=df.index)
+    for k, v in where.items():
+        mask &= df[k] == v
+    assert mask.sum() == 1
+    df.loc[mask, column] = value
+    df.to_csv(path, index=False)
+
+
+def test_an_altered_value_fails_the_check_and_names_its_claim(gallery_copy, capsys):
+    t = pd.read_csv(gallery_copy / "tables" / "05_comparison.csv")
+    row = t[(t.model == "sdtv2_tiny") & (t.method == "greedy")].iloc[0]
+    # 2 points of FP32 memory less saving: beyond one flipped decision of the largest block, same verdicts
+    _edit(gallery_copy, "05_comparison", {"model": "sdtv2_tiny", "method": "greedy"}, "saving_vs_fp32", row.saving_vs_fp32 - 0.05)
+    assert main(["check", "--results", str(gallery_copy)]) == 1
+    err = capsys.readouterr().err
+    assert "claim A2" in err and "greedy_saving_sdtv2_tiny" in err
+    assert "claim A1" not in err
+
+
+def test_a_flipped_direction_fails_the_check(gallery_copy, capsys):
+    _edit(gallery_copy, "05_comparison", {"model": "sdt_tiny", "method": "beam"}, "test_drop_within_delta", False)
+    assert main(["check", "--results", str(gallery_copy), "--claim", "A5", "--json"]) == 1
+    out = capsys.readouterr()
+    rows = json.loads(out.out)
+    assert rows[0]["claim"] == "A5" and not rows[0]["direction_unchanged"]
+    assert "claim A5" in out.err and "verdict" in out.err
+
+
+def test_a_missing_table_is_a_changed_verdict_not_a_crash(gallery_copy, capsys):
+    (gallery_copy / "tables" / "06_gate_ablation.csv").unlink()
+    assert main(["check", "--results", str(gallery_copy), "--claim", "A6"]) == 1
+    assert "not measured in this run" in capsys.readouterr().out
+
+
+def test_a_folder_without_tables_is_a_usage_error(tmp_path, capsys):
+    assert main(["check", "--results", str(tmp_path)]) == 2
+    assert "holds no run's tables" in capsys.readouterr().err
+
+
+def test_tolerance_boundaries():
+    t = Tolerance(0.05, "one image of 2000")
+    assert t.allows(1.00, 1.05) and t.allows(1.00, 0.95) and not t.allows(1.00, 1.1001)
+    r = Tolerance(0.3, "wall clock", relative=True)
+    assert r.allows(10.0, 13.0) and not r.allows(10.0, 13.2)
+
+
+def test_compare_reports_a_quantity_that_disappeared():
+    committed = {"claims": [{"id": "X", "verdict": "holds", "paper_value": "", "quantities": [
+        {"name": "q", "value": 1.0, "tolerance": 0.1, "basis": "b", "relative": False, "label": "", "unit": "pp"}]}]}
+    now = [{"id": "X", "verdict": "holds", "paper_value": "", "quantities": []}]
+    (v,) = compare(committed, now)
+    assert v.direction_unchanged and not v.within_tolerance and not v.ok
+
+
+def test_reproduction_md_is_rendered_from_the_committed_run():
+    """No measured number in REPRODUCTION.md is typed by hand: it is exactly the template filled from the tables."""
+    from aq4svit_lib.claims.render import context, fill
+    from aq4svit_lib.plot_style import setting
+    from aq4svit_lib.reproduce import get_profile
+
+    ctx = context(Run(GALLERY), {"setting": setting(get_profile("default"))})
+    expected = fill((ROOT / "docs" / "REPRODUCTION.md.in").read_text(encoding="utf-8"), ctx)
+    assert (ROOT / "REPRODUCTION.md").read_text(encoding="utf-8") == expected, "run `make claims` after changing results or the template"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert ctx["summary"].strip() in readme and ctx["timing"].strip() in readme
+
+
+#: tokens with digits that are names, not measurements
+NAMES = re.compile(r"`[^`]*`|\b[QAFS]\d\b|sdt(v[23])?_(tiny|55m)|\bSDT ?v[123]\b|\bv[123]\b|\b0\d\b|IJCNN 2025|[Aa][Qq]4[Ss][Vv]i[Tt](_lib)?|"
+                   r"FP32|L2|Algorithm \d|\{\{[^}]*\}\}")
+
+
+def test_templates_type_no_number_by_hand():
+    text = (ROOT / "docs" / "REPRODUCTION.md.in").read_text(encoding="utf-8")
+    stray = [line for line in NAMES.sub("", text).splitlines() if re.search(r"\d", line)]
+    assert not stray, f"numbers typed into the template: {stray}"
+
+
+def test_notebook_result_cells_render_claims_not_numbers():
+    for path in sorted((ROOT / "notebooks").glob("0*.py")):
+        text = path.read_text()
+        for cell in text.split("# %%"):
+            if "**Result.**" in cell:
+                assert not re.search(r"\d+(\.\d+)? ?(%|pp|×)", cell), f"{path.name}: a number typed into a result cell"
