@@ -40,6 +40,28 @@ def required_correct(reference_correct: int, n: int, delta_points: float, relati
 
 
 def floor_required(floor: float | Fraction, n: int) -> int:
-    """Fewest correct answers of ``n`` meeting an accuracy ``floor`` given as a fraction (exact when it is a Fraction)."""
-    f = floor if isinstance(floor, Fraction) else exact(floor)
-    return max(0, math.ceil(f * n))
+    """Fewest correct answers of ``n`` meeting an accuracy ``floor`` (a fraction; a float is read as a rational)."""
+    return max(0, math.ceil(rational(floor) * n))
+
+
+#: derived floors (FP32 accuracy c / n minus a decimal delta) are rationals with small denominators; a float floor is
+#: read back as the nearest rational with a denominator up to this (exact for splits up to 10^5 images)
+MAX_DENOMINATOR = 10**7
+
+
+def rational(x: float | int | Fraction) -> Fraction:
+    """A float that stands for a rational with a small denominator (an accuracy c / n, a floor), exactly."""
+    if isinstance(x, (int, Fraction)):
+        return Fraction(x)
+    if not math.isfinite(x):
+        raise ValueError(f"not a finite number: {x}")
+    return Fraction(x).limit_denominator(MAX_DENOMINATOR)
+
+
+def at_least(correct: int, n: int, floor: float | Fraction, margin_sq: Fraction | None = None) -> bool:
+    """correct / n >= floor (exact), and with ``margin_sq`` the excess over the floor is at least sqrt(margin_sq)
+    (compared in squares: no square root is rounded)."""
+    excess = Fraction(correct, n) - rational(floor)
+    if excess < 0:
+        return False
+    return margin_sq is None or excess * excess >= margin_sq

@@ -14,7 +14,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 #: Sub-packages / modules whose code can change an accuracy, a drift or a search decision.
-ENGINE_SOURCES = ("data", "models", "quant", "evaluate")
+ENGINE_SOURCES = ("data", "models", "quant", "evaluate", "decisions")
 #: Entry modules of a whole search (run_search) and of QSViT's Algorithm-1 sweep alone.
 SEARCH_ENTRY = ("aq4svit_lib.search.run",)
 SWEEP_ENTRY = ("aq4svit_lib.search.sensitivity",)
@@ -125,3 +125,44 @@ def file_digest(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()[:16]
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine(device=None) -> dict:
+    """Where a number was computed (JSON-able): CPU model, torch's CPU kernel family (AVX2 / AVX512 / ...), torch
+    threads, logical cores, library versions, the device (``cpu`` or the CUDA device's name) and the OS.
+
+    ``device``: the evaluation device (a string or torch.device); None: CUDA's current device when available.
+    Results record it to explain timings; they never depend on it (search/results.py HOW_IT_RAN).
+    """
+    import os
+
+    import torch
+
+    try:
+        kernels = str(torch.backends.cpu.get_cpu_capability())
+    except Exception:  # older torch or an unusual build
+        kernels = "unknown"
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    name = "cpu"
+    if dev.type == "cuda" and torch.cuda.is_available():
+        name = torch.cuda.get_device_name(dev.index if dev.index is not None else torch.cuda.current_device())
+    elif dev.type != "cpu":
+        name = str(dev)
+    return {"cpu": _cpu_model(), "cpu_kernels": kernels, "torch_threads": torch.get_num_threads(), "logical_cores": os.cpu_count(),
+            **library_versions(), "device": name, "os": platform.platform()}
+
+
+def machine_line(m: dict | None = None) -> str:
+    """``machine()`` as one line: "AMD EPYC 7B13 (AVX512), 2 threads, torch 2.14.1, cpu"."""
+    m = m if m is not None else machine()
+    return f"{m['cpu']} ({m['cpu_kernels']}), {m['torch_threads']} threads, torch {m['torch']}, {m['device']}"

@@ -24,12 +24,12 @@ from typing import cast
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from .data import EVAL_BATCH_SIZE, SplitSpec, load_splits
 from .errors import UsageError
 from .models import LIF, create_model
 from .models.checkpoint import save_checkpoint
+from .progress import progress_bar
 
 
 @dataclass
@@ -185,7 +185,9 @@ def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = Spl
         model.train()
         order = torch.randperm(len(y_all), generator=g)
         seen, loss_sum, correct = 0, 0.0, 0
-        bar = tqdm(range(steps_per_epoch), desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        # inner when ``log`` already reports each epoch: a headless run keeps that one line, not a second one
+        bar = progress_bar(range(steps_per_epoch), desc=f"{cfg.model} epoch {epoch + 1}/{cfg.epochs}", unit="step",
+                           quiet=True if not progress else None, inner=log is not None)
         for i in bar:
             idx = order[i * cfg.batch_size : (i + 1) * cfg.batch_size]
             x, y = augment(x_all[idx], cfg.shift, cfg.flip, g), y_all[idx]

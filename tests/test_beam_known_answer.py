@@ -80,7 +80,7 @@ def run(space, loss, method, **kw):
     ev = AdditiveEvaluator(space, loss)
     ctx = SearchContext(method, ev, space, None, Constraint(0.9, delta=1.0))
     searcher = AQ4SViT(ctx, AQ4SViTSettings(method, ("network", "stage"), **kw))
-    searcher.fp32_minibatch = 0.9
+    searcher.fp32_minibatch = (round(0.9 * N), N)  # FP32 (correct, n) on the minibatch
     bits = searcher.greedy(space.fp32)[-1] if method == "greedy" else searcher.beam(space.fp32)
     return bits, ctx
 

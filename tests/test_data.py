@@ -78,9 +78,43 @@ def test_verify_is_disjoint_from_search_and_train_and_defaults_keep_the_training
     np.testing.assert_array_equal(old["search"].indices[:2000], s["search"].indices)  # search(k) is a prefix
 
 
+#: split hashes before SplitSpec.resample existed (computed on the real Fashion-MNIST): resample=0 must keep them
+DEFAULT_HASHES = {"train": "2c08c4605b67aa7e", "search": "ad91e07ad460b322", "minibatch": "c9f26102da3c2a52",
+                  "verify": "e4a7631fca737579", "test": "2295b3d20b4ee4d2"}
+CI_HASHES = {"train": "7b2126183c2d632b", "search": "bd7e41825b42b8e6", "minibatch": "6c41e4f01d2c07ec",
+             "verify": "b1bec88c527980d0", "test": "f7f9f5c25ab2f209"}
+
+
+def test_resample_zero_keeps_every_split_hash():
+    assert {k: v.hash for k, v in load_splits(spec=SplitSpec()).items()} == DEFAULT_HASHES
+    assert {k: v.hash for k, v in load_splits(spec=SplitSpec(200, 64, 0, 200, 1000, resample=0)).items()} == CI_HASHES
+
+
+def test_resample_repartitions_the_same_held_out_images():
+    base = load_splits(spec=SplitSpec())
+    held_out = set(base["search"].indices.tolist()) | set(base["verify"].indices.tolist())
+    searches = set()
+    for r in (1, 2, 7):
+        s = load_splits(spec=SplitSpec(resample=r))
+        search, verify = set(s["search"].indices.tolist()), set(s["verify"].indices.tolist())
+        assert len(search) == 2000 and len(verify) == 3000 and not search & verify
+        assert search | verify == held_out  # the same images: none of the shipped models' training images
+        assert search != set(base["search"].indices.tolist())
+        np.testing.assert_array_equal(s["minibatch"].indices, s["search"].indices[:256])
+        for name in ("train", "test"):
+            assert s[name].hash == base[name].hash
+            np.testing.assert_array_equal(s[name].indices, base[name].indices)
+        assert s["search"].hash != base["search"].hash and s["verify"].hash != base["verify"].hash
+        searches.add(s["search"].hash)
+    assert len(searches) == 3
+    again = load_splits(spec=SplitSpec(resample=1))
+    assert again["search"].hash == load_splits(spec=SplitSpec(resample=1))["search"].hash  # deterministic
+
+
 @pytest.mark.parametrize("kwargs,needle", [
     ({"search_size": 2.5}, "integer"), ({"verify_size": -1}, "verify_size"), ({"test_size": 0}, "test_size"),
-    ({"search_size": 0}, "positive"),
+    ({"search_size": 0}, "positive"), ({"resample": -1}, "resample"), ({"resample": 1.5}, "resample"),
+    ({"resample": True}, "resample"),
 ])
 def test_bad_split_specs_are_usage_errors(kwargs, needle):
     with pytest.raises(UsageError, match=needle):

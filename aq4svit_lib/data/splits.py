@@ -12,6 +12,13 @@
 - ``test``: the official test set (Fashion-MNIST t10k, ImageNet val minus any held-out search
   images); never used by a search.
 
+``SplitSpec.seed`` chooses WHICH images are held out (search + verify); the shipped default models
+were trained without the seed-0 draw, so with them another seed puts training images into
+``search``. ``SplitSpec.resample`` instead re-partitions the same held-out images (a seeded
+permutation of the draw before it is cut into search and verify): another search split with no
+leak. ``resample=0`` keeps the draw's order (every split as before); ``train`` and ``test`` never
+depend on it.
+
 A split is identified by :attr:`Split.hash`, a stable hash of (dataset content, pool, indices),
 which the evaluator's caches key on.
 """
@@ -48,15 +55,18 @@ class SplitSpec:
     seed: int = 0
     verify_size: int = 3000  # 0: no verify split (a search then reports its result unverified)
     test_size: int | None = None  # None: the whole test set; N: its first N images (quick profiles only)
+    resample: int = 0  # 0: the draw's order; N: the same held-out images permuted with seed N, then cut into search/verify
 
     def __post_init__(self):
-        for name in ("search_size", "minibatch_size", "seed", "verify_size"):
+        for name in ("search_size", "minibatch_size", "seed", "verify_size", "resample"):
             if isinstance(getattr(self, name), bool) or int(getattr(self, name)) != getattr(self, name):
                 raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
         if self.search_size < 1 or self.minibatch_size < 1:
             raise UsageError("search_size and minibatch_size must be positive")
         if self.verify_size < 0:
             raise UsageError(f"verify_size must be >= 0, got {self.verify_size}")
+        if self.resample < 0:
+            raise UsageError(f"resample must be >= 0, got {self.resample}")
         if self.test_size is not None and (isinstance(self.test_size, bool) or int(self.test_size) != self.test_size or self.test_size < 1):
             raise UsageError(f"test_size must be a positive integer or None, got {self.test_size!r}")
         if self.minibatch_size > self.search_size:
@@ -117,8 +127,15 @@ def _draw(pool_size: int, k: int, seed: int) -> np.ndarray:
 
 
 def _held_out(pool_size: int, spec: SplitSpec) -> tuple[np.ndarray, np.ndarray]:
-    """(search, verify) indices: one seeded draw, search first, so search(k) is a prefix of search(k' > k)."""
+    """(search, verify) indices: one seeded draw, search first, so search(k) is a prefix of search(k' > k).
+
+    ``spec.resample`` > 0 permutes the drawn images (torch generator seeded with it) before the cut: the same
+    held-out set, partitioned differently (the prefix property then holds per resample only).
+    """
     drawn = _draw(pool_size, spec.search_size + spec.verify_size, spec.seed)
+    if spec.resample:
+        g = torch.Generator().manual_seed(spec.resample)
+        drawn = drawn[torch.randperm(len(drawn), generator=g).numpy()]
     return drawn[: spec.search_size], drawn[spec.search_size :]
 
 

@@ -8,19 +8,17 @@ evaluation's and only the time differs.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
-# Floors are fractions derived from other fractions (FP32 accuracy - delta); absorb float noise
-# such as 0.885 * 5000 = 4425.000000000001 so that the count rule is the intended one.
-_EPS = 1e-9
+from ..decisions import floor_required
 
 
 def required_correct(floor: float | None, n: int) -> int:
-    """Smallest number of correct answers out of ``n`` that meets ``floor`` (a fraction)."""
+    """Smallest number of correct answers out of ``n`` that meets ``floor`` (a fraction, read as the rational it
+    stands for: 0.885 * 5000 is 4425 exactly, not 4425.000000000001)."""
     if floor is None:
         return 0
-    return max(0, math.ceil(floor * n - _EPS))
+    return floor_required(floor, n)
 
 
 def passes(correct: int, n: int, floor: float | None) -> bool:

@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .. import __version__
 from ..data.splits import EVAL_BATCH_SIZE, Split
 from ..errors import UsageError
 from ..models.base import SpikingBackbone
 from ..models.neurons import observe_neurons
+from ..progress import progress_bar
 from ..provenance import engine_version
 from ..quant.apply import WeightQuantizer
 from ..quant.config import QuantConfig
@@ -313,7 +313,8 @@ class Evaluator:
         store: dict[int, list[torch.Tensor]] = {j: [] for j in range(start + (entry is not None), self.n_blocks)}
         batches = None if entry is not None else split.batches(self.batch_size)
         n_batches = -(-len(split) // self.batch_size)
-        bar = tqdm(total=len(split), desc=f"eval {split.name}", unit="img", leave=False, disable=self.quiet or n_batches < 25)
+        # inner: one per forward loop, silent in a headless run (the search-level bar leaves its line)
+        bar = progress_bar(total=len(split), desc=f"eval {split.name}", unit="img", quiet=self.quiet or n_batches < 25, inner=True)
         forwarded = 0
         with torch.inference_mode(), self.quantizer.applied(bits, scheme), observe_neurons(self.model, observer) if observer else _null():
             for k in range(n_batches):

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..decisions import drop_within, exact
 from ..errors import UsageError
 from ..evaluate.executor import Request
 from .common import SearchContext, decision_of, fp32_bits, pareto_front
@@ -101,9 +102,11 @@ class AQ4SViT:
         self.ctx, self.settings = ctx, settings
         self.gate = DriftGate(settings.gate, settings.drift_threshold, settings.drift_margin, settings.min_accepted,
                               settings.min_rejected, settings.gate_score)
-        self.seen: dict[str, tuple[bool, float | None]] = {}  # key -> (feasible, search accuracy)
+        # what was measured (a full evaluation: a fact about the configuration) is kept apart from what was decided
+        # (a prune depends on the parent, tau and the round): only measured configurations are never screened again
+        self.measured: dict[str, tuple[bool, float | None]] = {}  # key -> (feasible, search accuracy)
         self.drifts: dict[str, float] = {}  # key -> drift (to report a candidate's parent drift)
-        self.fp32_minibatch: float | None = None
+        self.fp32_minibatch: tuple[int, int] | None = None  # FP32's (correct, n) on the minibatch
         self.best: dict[str, int] | None = None  # smallest feasible configuration seen
         self.round: int | None = None  # Beam's round within the level (in the trace)
 
@@ -121,7 +124,7 @@ class AQ4SViT:
         parent_drift = self.drifts.get(parent_key, 0.0) if parent_key is not None else None
         score = self.gate.score(d.drift, parent_drift)
         saved = (space.memory_bytes(parent) - space.memory_bytes(bits)) if parent is not None else 0
-        return dict(bits=bits, t0=t0, key=key, minibatch_accuracy=d.accuracy, saved_bytes=saved,
+        return dict(bits=bits, t0=t0, key=key, minibatch_accuracy=d.accuracy, minibatch=(d.correct, d.n), saved_bytes=saved,
                     fields=dict(unit=unit, drift=d.drift, parent_key=parent_key, parent_drift=parent_drift, drift_max=d.drift_max,
                                 spike_disagreement=d.spike_disagreement, minibatch_accuracy=d.accuracy, gate_score=score, round=self.round,
                                 tau=self.gate.tau if math.isfinite(self.gate.tau) else None))
@@ -133,11 +136,10 @@ class AQ4SViT:
             pruned_by = "drift"
         if pruned_by is None:
             ctx.counters["minibatch"] += 1
-            if self._fails_minibatch(cand["minibatch_accuracy"]):
+            if self._fails_minibatch(*cand["minibatch"]):
                 pruned_by = "minibatch"
         if pruned_by is not None:
             ctx.counters["gated" if pruned_by != "minibatch" else "pruned_minibatch"] += 1
-            self.seen[cand["key"]] = (False, None)
             seconds = time.perf_counter() - cand["t0"]
             audit = self.audit(bits) if self.settings.audit_gate else {}
             ctx.record(bits, f"pruned_{pruned_by}", seconds, **fields, **audit)
@@ -145,18 +147,18 @@ class AQ4SViT:
         r = ctx.full_accuracy(bits, floor=ctx.constraint.floor)
         passed = ctx.constraint.accepts(r)
         self.gate.observe(fields["gate_score"], passed)
-        self.seen[cand["key"]] = (passed, r.accuracy)
+        self.measured[cand["key"]] = (passed, r.accuracy)
         if passed and (self.best is None or self._smaller(bits, self.best)):
             self.best = bits
         ctx.record(bits, decision_of(ctx, r, passed), time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
                    search_upper_bound=r.upper_bound, search_standard_error=ctx.constraint.standard_error(r), **fields)
         return passed
 
-    def _fails_minibatch(self, accuracy: float) -> bool:
-        """Step 2: the loose constraint on the minibatch (delta + slack)."""
-        allowed_drop = self.ctx.constraint.fp32_accuracy - self.ctx.constraint.floor
+    def _fails_minibatch(self, correct: int, n: int) -> bool:
+        """Step 2: the loose constraint on the minibatch (the drop delta allows + slack), decided on counts."""
         assert self.fp32_minibatch is not None  # measured in run() before any candidate
-        return self.fp32_minibatch - accuracy > allowed_drop + self.settings.minibatch_slack / 100
+        allowed = self.ctx.constraint.allowed_drop_points() + exact(self.settings.minibatch_slack)
+        return not drop_within(self.fp32_minibatch[0], correct, n, allowed)
 
     # -- parallel executors: questions handed over ahead of the serial loop (see evaluate/executor.py) ----
     def _prefetch_full(self, children) -> None:
@@ -169,7 +171,7 @@ class AQ4SViT:
         for bits, _, parent in children:
             d = ev.drift(bits)  # prefetched: a memo hit
             parent_drift = self.drifts.get(self.ctx.space.key(parent), 0.0)
-            if not self.gate.prunes(self.gate.score(d.drift, parent_drift)) and not self._fails_minibatch(d.accuracy):
+            if not self.gate.prunes(self.gate.score(d.drift, parent_drift)) and not self._fails_minibatch(d.correct, d.n):
                 wanted.append(Request.accuracy(bits, "search", floor))
         ev.prefetch(wanted)
 
@@ -195,8 +197,8 @@ class AQ4SViT:
     def screen(self, bits: dict[str, int], unit: str = "", parent: dict[str, int] | None = None) -> bool:
         """Run the three-step gate on one candidate; record it in the trace; True if feasible."""
         key = self.ctx.space.key(bits)
-        if key in self.seen:
-            return self.seen[key][0]
+        if key in self.measured:
+            return self.measured[key][0]
         return self.decide(self.probe(bits, unit, parent))
 
     def audit(self, bits: dict[str, int]) -> dict:
@@ -211,7 +213,7 @@ class AQ4SViT:
         ma, mb = space.memory_bytes(a), space.memory_bytes(b)
         if ma != mb:
             return ma < mb
-        return (self.seen.get(space.key(a), (0, 0.0))[1] or 0.0) > (self.seen.get(space.key(b), (0, 0.0))[1] or 0.0)
+        return (self.measured.get(space.key(a), (0, 0.0))[1] or 0.0) > (self.measured.get(space.key(b), (0, 0.0))[1] or 0.0)
 
     # -- Greedy ---------------------------------------------------------------------------------
     def ordered_units(self, level: str):
@@ -238,7 +240,7 @@ class AQ4SViT:
     # -- Beam -----------------------------------------------------------------------------------
     def _rank(self, bits: dict[str, int]):
         space = self.ctx.space
-        acc = self.seen.get(space.key(bits), (True, self.ctx.constraint.fp32_accuracy))[1]
+        acc = self.measured.get(space.key(bits), (True, self.ctx.constraint.fp32_accuracy))[1]
         return (space.memory_bytes(bits), -(acc if acc is not None else 0.0), space.key(bits))
 
     def _children(self, beam, units, trades: bool):
@@ -249,7 +251,7 @@ class AQ4SViT:
                 break
             moves = self._trades(parent, units) if trades else [(space.lower(parent, u), u.name) for u in units]
             for child, name in moves:
-                if child is None or space.key(child) in keys or space.key(child) in self.seen:
+                if child is None or space.key(child) in keys or space.key(child) in self.measured:
                     continue
                 keys.add(space.key(child))
                 out.append((child, name, parent))
@@ -283,10 +285,10 @@ class AQ4SViT:
                 self._prefetch_full(children)
             return [c for c, name, parent in children if self.screen(c, name, parent)]
         probed = [self.probe(c, name, parent) for c, name, parent in children]
-        order = sorted(probed, key=lambda p: (p["fields"]["gate_score"] / max(p["saved_bytes"] / MiB, 1e-9), p["key"]))
+        order = sorted(probed, key=rank_key)
         floor = self.ctx.constraint.floor
         ev.prefetch([Request.accuracy(p["bits"], "search", floor) for p in order[: self.settings.keep]
-                     if not self._fails_minibatch(p["minibatch_accuracy"])])
+                     if not self._fails_minibatch(*p["minibatch"])])
         feasible = []
         for i, cand in enumerate(order):
             if self.decide(cand, pruned_by=None if i < self.settings.keep else "rank"):
@@ -306,7 +308,7 @@ class AQ4SViT:
                 self.gate.start_level(f"beam:{level}")
                 units = self.ordered_units(level)
                 if path:  # start from the K smallest feasible configurations seen so far (Greedy's path included)
-                    beam = beam + [space.bits_of(key) for key, (ok, _) in self.seen.items() if ok]
+                    beam = beam + [space.bits_of(key) for key, (ok, _) in self.measured.items() if ok]
                 beam = sorted({space.key(b): b for b in beam}.values(), key=self._rank)[:k]
                 trades, self.round = False, 0
                 while True:
@@ -331,9 +333,10 @@ class AQ4SViT:
         start = fp32_bits(ctx.space)
         ctx.evaluator.pin(start)
         with ctx.in_phase("baseline"):
-            self.fp32_minibatch = ctx.evaluator.drift(start).accuracy
+            d = ctx.evaluator.drift(start)
+            self.fp32_minibatch = (d.correct, d.n)
         self.drifts[ctx.space.key(start)] = 0.0
-        self.seen[ctx.space.key(start)] = (True, ctx.constraint.fp32_accuracy)
+        self.measured[ctx.space.key(start)] = (True, ctx.constraint.fp32_accuracy)
         if self.settings.method == "greedy":
             return self.greedy(start)[-1]
         return self.beam(start)
@@ -349,6 +352,13 @@ class AQ4SViT:
         df["saving_vs_fp32"] = 1 - df.memory_bytes / self.ctx.space.fp32_bytes
         df["on_front"] = pareto_front(df)
         return df.sort_values("memory_bytes").reset_index(drop=True)
+
+
+def rank_key(p: dict) -> tuple:
+    """The rank gate's order of a round's children: moves that add no drift first (largest saving first), then the
+    drift they add per MiB saved, ascending. (A ratio alone would rank a drift-lowering move later the more it saves.)"""
+    score, saved = p["fields"]["gate_score"], max(p["saved_bytes"], 1) / MiB
+    return (0, -saved, p["key"]) if score <= 0 else (1, score / saved, p["key"])
 
 
 def run_aq4svit(ctx: SearchContext, settings: AQ4SViTSettings) -> MethodOutput:

@@ -11,15 +11,16 @@ import math
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from fractions import Fraction
 from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ..decisions import at_least, exact, rational
 from ..errors import UsageError
 from ..evaluate import Evaluator
-from ..evaluate.early_rejection import passes
 from ..quant.config import QuantConfig, paper_notation
 from ..quant.quantizers import FP32
 from .results import ResultFolder, base_result
@@ -38,6 +39,14 @@ def z_of(confidence: float) -> float:
     if not (0.5 <= confidence < 1):
         raise UsageError(f"confidence must be in [0.5, 1), got {confidence}")
     return NormalDist().inv_cdf(confidence)
+
+
+def paired_variance(reference: np.ndarray, candidate: np.ndarray) -> Fraction:
+    """Exact variance of the paired drop (fractions): (discordant / n - drop^2) / n, clipped at 0."""
+    n = len(reference)
+    drop = Fraction(int(reference.sum()) - int(candidate.sum()), n)
+    discordant = Fraction(int((reference != candidate).sum()), n)
+    return max(discordant - drop * drop, Fraction(0)) / n
 
 
 def paired_drop(reference: np.ndarray, candidate: np.ndarray) -> tuple[float, float]:
@@ -77,14 +86,22 @@ class Constraint:
             raise ValueError("a confidence margin needs FP32's per-image hits (reference)")
 
     @property
+    def floor_exact(self) -> Fraction:
+        """The floor as the exact rational it is: FP32's count over n, minus the decimal delta."""
+        d, fp32 = exact(self.delta), rational(self.fp32_accuracy)
+        return fp32 * (1 - d / 100) if self.relative else fp32 - d / 100
+
+    @property
     def floor(self) -> float:
-        if self.relative:
-            return self.fp32_accuracy * (1 - self.delta / 100)
-        return self.fp32_accuracy - self.delta / 100
+        return float(self.floor_exact)
 
     def met(self, correct: int, n: int) -> bool:
         """The count rule alone: necessary for :meth:`accepts`, so early rejection on it stays exact."""
-        return passes(correct, n, self.floor)
+        return at_least(correct, n, self.floor_exact)
+
+    def allowed_drop_points(self) -> Fraction:
+        """The drop the constraint allows, in points (exact)."""
+        return 100 * (rational(self.fp32_accuracy) - self.floor_exact)
 
     def standard_error(self, r) -> float | None:
         """Paired standard error of ``r``'s drop (None without per-image hits)."""
@@ -96,14 +113,17 @@ class Constraint:
         return paired_drop(self.reference, hits)[1]
 
     def accepts(self, r) -> bool:
-        """Does the evaluation ``r`` (an AccuracyResult on this constraint's split) meet the constraint?"""
+        """Does the evaluation ``r`` (an AccuracyResult on this constraint's split) meet the constraint?
+
+        Counts and rationals throughout: accuracy - floor >= z * SE is tested as (accuracy - floor)^2 >= z^2 * var
+        with the paired variance exact, so only the normal quantile z is a float."""
         if not r.complete or not self.met(r.correct, r.n):
             return False
         if self.z == 0:
             return True
-        se = self.standard_error(r)
-        assert se is not None, "complete evaluations record per-image hits"
-        return r.correct / r.n >= self.floor + self.z * se
+        hits = r.hit_mask() if self.reference is not None else None
+        assert hits is not None, "complete evaluations record per-image hits"
+        return at_least(r.correct, r.n, self.floor_exact, Fraction(self.z * self.z) * paired_variance(self.reference, hits))
 
 
 @dataclass
@@ -190,8 +210,14 @@ class SearchContext:
             search = ev.accuracy(bits, "search")
             test = ev.accuracy(bits, "test")
             verify = ev.accuracy(bits, "verify") if "verify" in ev.splits else None
-            fp32_verify = ev.accuracy(fp32_bits(space), "verify").accuracy if verify is not None else None
+            fp32_v = ev.accuracy(fp32_bits(space), "verify") if verify is not None else None
+            fp32_verify = fp32_v.accuracy if fp32_v is not None else None
             verified = (extra or {}).get("verify", {})
+            # the drop's uncertainty is paired: both accuracies are measured on the same images (McNemar)
+            test_se = _paired_se(ev.accuracy(fp32_bits(space), "test"), test)
+            verify_se = _paired_se(fp32_v, verify) if verify is not None else None
+            verify_rule = (Constraint(fp32_verify, self.constraint.delta, self.constraint.relative, verified.get("confidence", 0.5),
+                                      fp32_v.hit_mask()) if fp32_v is not None and fp32_verify is not None else None)
             choice = verified.get("search_choice_key")
             if choice is not None and choice != space.key(bits):  # what the back-off avoided, measured on test
                 verified["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
@@ -217,8 +243,9 @@ class SearchContext:
                 "verify_accuracy": verify.accuracy if verify is not None else None,
                 "meets_constraint": self.constraint.accepts(search),  # with the search margin, if any
                 "search_standard_error": self.constraint.standard_error(search),
-                "meets_constraint_verify": (Constraint(fp32_verify, self.constraint.delta, self.constraint.relative).met(verify.correct, verify.n)
-                                            if verify is not None and fp32_verify is not None else None),
+                "meets_constraint_verify": verify_rule.accepts(verify) if verify_rule is not None and verify is not None else None,
+                "test_standard_error": test_se,
+                "verify_standard_error": verify_se,
                 "paper_notation": paper_notation(bits, space.structure),
             },
             floor=self.constraint.floor,
@@ -241,6 +268,12 @@ class SearchContext:
             self.folder.write_result(result)
             self.folder.write_config(config)
         return result, config
+
+
+def _paired_se(reference, candidate) -> float | None:
+    """Paired (McNemar) standard error of the drop from ``reference`` to ``candidate`` on one split (fractions)."""
+    a, b = (reference.hit_mask() if reference is not None else None), (candidate.hit_mask() if candidate is not None else None)
+    return None if a is None or b is None else paired_drop(a, b)[1]
 
 
 def decision_of(ctx: SearchContext, r, passed: bool, ok: str = "accepted") -> str:

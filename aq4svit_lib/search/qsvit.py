@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from ..decisions import drop_below
 from ..errors import UsageError
 from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
@@ -45,7 +46,7 @@ class QSViTSettings:
     high_rule: str = field(default="next_above", metadata={"help": "bSettingH: the precision next above bSettingL"})
 
     def __post_init__(self):
-        if self.tolerance <= 0:
+        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) or not self.tolerance > 0 or self.tolerance == float("inf"):
             raise UsageError("the tolerance must be > 0 points")
         if self.high_rule not in HIGH_RULES:
             raise UsageError(f"unknown bSettingH rule {self.high_rule!r}; valid: {', '.join(HIGH_RULES)}")
@@ -60,8 +61,8 @@ class QSViT:
         self.base_results: dict = {}
         self.explored: list[dict] = []
 
-    def _measure(self, bits: dict[str, int], **fields) -> float:
-        return measure(self.ctx, bits, **fields)
+    def _measure(self, bits: dict[str, int], **fields) -> float | None:
+        return measure(self.ctx, bits, **fields).accuracy
 
     # -- Algorithm 1 ------------------------------------------------------------------------------
     def algorithm1(self) -> pd.DataFrame:
@@ -73,11 +74,12 @@ class QSViT:
         low, high, sensitivity = {}, {}, {}
         groups = table[table.sweep == "group"]
         ladder = [FP32] + self.precisions  # high to low
+        fp32_correct = round(self.ctx.constraint.fp32_accuracy * int(groups.n.iloc[0]))  # same split, same n
         for group in self.groups:
             rows = groups[(groups.block + ":" + groups.layer_kind) == group.name].set_index("bits")
             lowest = FP32
-            for p in self.precisions:  # walk down while tolerant
-                if rows.loc[p, "drop"] < self.settings.tolerance:
+            for p in self.precisions:  # walk down while tolerant: drop < tolerance, decided on counts
+                if drop_below(fp32_correct, int(rows.loc[p, "correct"]), int(rows.loc[p, "n"]), self.settings.tolerance):
                     lowest = p
                 else:
                     break

@@ -54,24 +54,63 @@ TRACE_FIELDS = ("index", "phase", "config", "memory_bytes", "drift", "minibatch_
 
 
 class ResultFolder:
+    """A search's result folder: checked at construction (before anything is loaded), locked and written by
+    :meth:`prepare`. Only one process writes a folder at a time (``<folder>/.lock``, see edges.FolderLock);
+    ``force`` removes only files aq4svit wrote; :meth:`abandon` undoes what a failed start created."""
+
     def __init__(self, path: str | Path, resume: bool = False, force: bool = False, dry: bool = False):
         self.path = Path(path)
         self.resume = resume
+        self._lock = None
+        self._created: list[Path] = []  # what prepare created (abandon removes exactly these)
         if not dry:
             self._check(force)
 
     def _check(self, force: bool) -> None:
+        from ..edges import FolderLock, output_dir
+
+        output_dir(self.path, "result folder")
+        FolderLock.check(self.path)
         existing = [f for f in RESULT_FILES if (self.path / f).exists()]
         if existing and not (self.resume or force):
             raise UsageError(
                 f"{self.path} already holds a run's results ({', '.join(existing)}); "
                 "pass --resume to continue it or --force to overwrite it"
             )
+        if existing and force and not self.resume and not self._ours():
+            raise UsageError(f"{self.path} holds {', '.join(existing)} that aq4svit did not write (no settings.json or result.json "
+                             "of a search); --force removes only files aq4svit wrote: pass another --out")
+
+    def _ours(self) -> bool:
+        """The folder holds a search's settings.json or result.json (so its result files are ours)."""
+        for name, key in (("settings.json", "method"), ("result.json", "package_version")):
+            try:
+                d = json.loads((self.path / name).read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(d, dict) and key in d:
+                return True
+        return False
 
     def prepare(self, force: bool = False, settings: dict | None = None) -> None:
-        self.path.mkdir(parents=True, exist_ok=True)
+        from ..edges import FolderLock
+        from ..evaluate.memo import foreign_reason
+
+        missing = [p for p in (self.path, *self.path.parents) if not p.exists()]
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            self._created = [p for p in missing if p.exists()]
+            raise UsageError(f"result folder {self.path} cannot be created ({exc.strerror or exc}); pass --out in a writable "
+                             "folder") from None
+        self._created = list(missing)  # deepest first
+        fresh = {f: not (self.path / f).exists() for f in ("settings.json", "trace.jsonl", "memo.sqlite", ".lock")}
+        self._lock = FolderLock(self.path).acquire()
+        self._created += [self.path / f for f, new in fresh.items() if new]
         if force and not self.resume:
             for f in OWNED_FILES:
+                if f == "memo.sqlite" and foreign_reason(self.path / f):
+                    continue  # not our memo: never removed (Memo refuses it with a message)
                 (self.path / f).unlink(missing_ok=True)
         if settings is not None:
             stored = self.path / "settings.json"
@@ -83,6 +122,26 @@ class ResultFolder:
             write_json_atomic(stored, settings)
         # the trace is rebuilt during a resumed (replayed) run
         (self.path / "trace.jsonl").write_text("")
+
+    def release(self) -> None:
+        """Let other processes write the folder (also happens when this object goes, or the process exits)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def abandon(self) -> None:
+        """A start that failed: remove the files and folders :meth:`prepare` created (only those), release the lock."""
+        self.release()
+        files = [p for p in self._created if p.parent == self.path and p != self.path]
+        for p in files:
+            for extra in ("", "-wal", "-shm", "-journal") if p.name == "memo.sqlite" else ("",):
+                Path(str(p) + extra).unlink(missing_ok=True)
+        for d in [p for p in self._created if p not in files]:  # deepest first
+            try:
+                d.rmdir()  # only if empty: never a file we did not create
+            except OSError:
+                break
+        self._created = []
 
     def append_trace(self, record: dict) -> None:
         with (self.path / "trace.jsonl").open("a") as f:
@@ -155,7 +214,8 @@ def base_result(**fields) -> dict:
 
 
 #: result.json fields that say how long or where a search ran, not what it found
-HOW_IT_RAN = ("search_seconds", "wall_seconds", "replayed_seconds", "phases", "memo", "executor", "images_forwarded", "resumed")
+HOW_IT_RAN = ("search_seconds", "wall_seconds", "replayed_seconds", "phases", "memo", "executor", "images_forwarded", "resumed",
+              "machine")
 TRACE_TIMINGS = ("seconds",)
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
 from ..data import load_splits
 from ..errors import UsageError
@@ -21,6 +20,8 @@ from ..evaluate import Evaluator
 from ..evaluate.engine import _quiet_default
 from ..evaluate.executor import ExecutorSettings, make_executor
 from ..models import create_model, get_entry
+from ..progress import progress_bar
+from ..provenance import machine
 from ..quant.config import QuantConfig
 from ..quant.energy import energy_summary, energy_table, measure_activity
 from ..quant.export import export_packed
@@ -63,27 +64,55 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
     else:
         s = SearchSettings.build(settings, model or ModelSettings().name, **values)
     method = get_method(s.method)
+    _validate(s, net, memo)  # every value by its kind, before anything is loaded or written
     executor = make_executor(executor)  # first: a missing Ray is reported before anything is loaded
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     torch.manual_seed(s.seed)
     net = net if net is not None else build_model(s.model)
     splits = load_splits(s.data.dataset, s.data.spec, root=s.data.root, download=s.data.download, family=net.default_cfg.get("family"))
     splits.pop("train", None)  # searches never look at it
-    if folder is not None:
-        folder.prepare(force=force, settings=s.to_dict())
-        memo = memo or folder.path / "memo.sqlite"
-    quiet = _quiet_default() if s.engine.quiet is None else s.engine.quiet
-    evaluator = Evaluator(net, splits, scheme=s.scheme, device=s.engine.device, batch_size=s.engine.batch_size,
-                          cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet, executor=executor)
+    try:  # a start that fails leaves no half-written folder behind (abandon removes only what prepare created)
+        if folder is not None:
+            folder.prepare(force=force, settings=s.to_dict())
+            memo = memo or folder.path / "memo.sqlite"
+        quiet = _quiet_default() if s.engine.quiet is None else s.engine.quiet
+        evaluator = Evaluator(net, splits, scheme=s.scheme, device=s.engine.device, batch_size=s.engine.batch_size,
+                              cache_bytes=s.engine.cache_bytes, memo=memo, quiet=quiet, executor=executor)
+    except BaseException:
+        if folder is not None:
+            folder.abandon()
+        raise
     try:  # the executor's workers stop with the search, also when it fails
         return _search(s, method, net, evaluator, folder, quiet, resume)
     finally:
         evaluator.close()
 
 
+def _validate(s: SearchSettings, net, memo) -> None:
+    """Refuse what cannot work before any model, data or folder is touched (edges.py: one message, exit 2)."""
+    from .. import edges
+    from ..evaluate.memo import foreign_reason
+
+    if net is not None:
+        edges.model_fits_data(net, s.data.dataset)
+    else:
+        edges.model_fits_data(s.model.name, s.data.dataset, **s.model.overrides)
+    edges.device(s.engine.device, "device")
+    if s.data.dataset == "imagenet" and s.data.root is not None:
+        edges.input_dir(s.data.root, "ImageNet root")
+    if s.model.checkpoint not in (None, "default"):
+        edges.input_file(s.model.checkpoint, "checkpoint")
+    if isinstance(memo, (str, Path)):
+        edges.output_file(memo, "memo")
+        reason = foreign_reason(memo)
+        if reason:
+            raise UsageError(f"memo {memo} {reason}; aq4svit only ever moves aside a memo it wrote, so it leaves this one alone: "
+                             "pass a new memo path (or remove the file yourself)")
+
+
 def _search(s: SearchSettings, method, net, evaluator: Evaluator, folder: ResultFolder | None, quiet: bool, resume: bool) -> SearchOutcome:
     space = SearchSpace(evaluator.structure, MemoryModel(net), s.bits, s.scheme)
-    progress = tqdm(desc=f"{s.method} {s.model.name}", unit="cand", disable=quiet, leave=False)
+    progress = progress_bar(desc=f"{s.method} {s.model.name}", unit="cand", quiet=quiet)  # headless: its one line
     ctx = SearchContext(s.method, evaluator, space, folder, Constraint(1.0, s.delta, s.relative), s.max_evaluations, progress, seed=s.seed)
     with ctx.in_phase("baseline"):  # FP32 accuracy on search: part of every method's search time
         baseline = evaluator.accuracy(fp32_bits(space), "search")
@@ -101,6 +130,7 @@ def _search(s: SearchSettings, method, net, evaluator: Evaluator, folder: Result
         fp32_test = test.correct / test.n
         extra["energy"] = _energy(evaluator, final)
     extra["executor"] = evaluator.executor.stats()  # how it ran (results do not depend on it)
+    extra["machine"] = machine(evaluator.device)  # where it ran (HOW_IT_RAN: results do not depend on it)
     result, config = ctx.finish(final, fp32_test, extra)
     if folder is not None:
         if method.table_file and output.table is not None:

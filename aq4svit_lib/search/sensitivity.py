@@ -20,13 +20,13 @@ from ..quant.quantizers import FP32
 from .common import SearchContext, fp32_bits
 
 
-def measure(ctx: SearchContext, bits: dict[str, int], **fields) -> float:
-    """Full search-split accuracy of ``bits``, recorded in the trace as ``measured``."""
+def measure(ctx: SearchContext, bits: dict[str, int], **fields):
+    """Full search-split evaluation of ``bits`` (an AccuracyResult), recorded in the trace as ``measured``."""
     t0 = time.perf_counter()
     ctx.counters["generated"] += 1
     r = ctx.full_accuracy(bits)
     ctx.record(bits, "measured", time.perf_counter() - t0, search_accuracy=r.accuracy, **fields)
-    return r.accuracy
+    return r
 
 
 def sensitivity_sweep(ctx: SearchContext, uniform_sweeps: bool = True) -> pd.DataFrame:
@@ -50,7 +50,8 @@ def sensitivity_sweep(ctx: SearchContext, uniform_sweeps: bool = True) -> pd.Dat
     with ctx.in_phase("alg1_sensitivity"):
         ctx.evaluator.prefetch([Request.accuracy(bits, "search") for *_, bits, _ in todo])  # parallel executors: all at once
         for sweep, stage, block, kind, p, bits, unit_bytes in todo:
-            acc = measure(ctx, bits, sweep=sweep, unit={"group": f"{block}:{kind}", "network": "network"}.get(sweep, f"*:{kind}"))
-            rows.append(dict(sweep=sweep, stage=stage, block=block, layer_kind=kind, bits=p, accuracy=acc, drop=(fp32_acc - acc) * 100,
-                             memory_bytes=space.memory_bytes(bits), group_fp32_bytes=unit_bytes))
+            r = measure(ctx, bits, sweep=sweep, unit={"group": f"{block}:{kind}", "network": "network"}.get(sweep, f"*:{kind}"))
+            # counts travel with the table: decisions on it compare counts, the float drop is for reading
+            rows.append(dict(sweep=sweep, stage=stage, block=block, layer_kind=kind, bits=p, accuracy=r.accuracy, drop=(fp32_acc - r.accuracy) * 100,
+                             correct=r.correct, n=r.n, memory_bytes=space.memory_bytes(bits), group_fp32_bytes=unit_bytes))
     return pd.DataFrame(rows)

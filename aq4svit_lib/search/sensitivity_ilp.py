@@ -23,6 +23,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -56,6 +59,36 @@ class SensitivityILPSettings:
             raise UsageError(f"budgets must be an integer >= 2, got {self.budgets!r}")
 
 
+@contextlib.contextmanager
+def _native_stdout_silenced():
+    """File descriptor 1 to /dev/null while HiGHS runs.
+
+    HiGHS (inside SciPy's ``milp``) prints "HighsMipSolverData::transformNewIntegerFeasibleSolution tmpSolver.run();"
+    with C printf whenever it repairs a presolved incumbent, whatever its output options (``disp`` is already off;
+    ERGO-Code/HiGHS#2783): a stray debug line, not a solver log, that executed notebooks stored once per repair.
+    Only the C level is redirected, only around the solve; nothing else prints meanwhile.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        fd = sys.__stdout__.fileno() if sys.__stdout__ is not None else 1
+        saved, devnull = os.dup(fd), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, AttributeError, ValueError):  # no C library or no real stdout: leave it as it is
+        yield
+        return
+    sys.stdout.flush()
+    libc.fflush(None)
+    os.dup2(devnull, fd)
+    try:
+        yield
+    finally:
+        libc.fflush(None)  # C stdout is buffered on a pipe (a Jupyter kernel): drop the stray text before restoring
+        os.dup2(saved, fd)
+        os.close(saved)
+        os.close(devnull)
+
+
 def solve_allocation(memory: np.ndarray, score: np.ndarray, budget: float) -> np.ndarray | None:
     """Exact minimum-memory choice of one column per row with total score <= budget (None if infeasible).
 
@@ -65,7 +98,8 @@ def solve_allocation(memory: np.ndarray, score: np.ndarray, budget: float) -> np
     n = units * choices
     one_per_unit = np.kron(np.eye(units), np.ones(choices))
     constraints = [LinearConstraint(one_per_unit, 1, 1), LinearConstraint(score.reshape(1, n), -np.inf, budget)]
-    res = milp(memory.reshape(n), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1))
+    with _native_stdout_silenced():
+        res = milp(memory.reshape(n), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1))
     if res.status != 0 or res.x is None:
         return None
     return np.round(res.x).reshape(units, choices).argmax(axis=1)

@@ -118,6 +118,20 @@ class SearchSettings:
         built = {k: _PARTS[k](**v) for k, v in parts.items()}
         return cls(method=method, **built, **top, options=entry.make_settings(**options))
 
+    def identity(self) -> dict:
+        """What determines the result: :meth:`to_dict` without the settings that only say how it runs (the one
+        definition, ``results.RESUMABLE_CHANGES``, which both a resume and the reproduce cache use)."""
+        from .results import RESUMABLE_CHANGES
+
+        d = self.to_dict()
+        for dotted in RESUMABLE_CHANGES:
+            *path, last = dotted.split(".")
+            part = d
+            for k in path:
+                part = part[k]
+            part.pop(last, None)
+        return d
+
     def to_dict(self) -> dict:
         """JSON-able, complete: what result.json records and what caches key on."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
