@@ -62,7 +62,7 @@ def is_timing(column: str) -> bool:
     return c == "seconds" or c.endswith("_seconds") or c.startswith("speedup") or c.endswith("per_s")
 
 
-def save_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
+def save_table(df: pd.DataFrame, name: str, directory: str | Path, *, timings: bool = False) -> Path:
     """Write ``<directory>/tables/<name>.csv`` (method ids, for code) and ``.md`` (the papers' method names, for readers);
     return the CSV path.
 
@@ -70,6 +70,8 @@ def save_table(df: pd.DataFrame, name: str, directory: str | Path) -> Path:
     unchanged results leaves every other committed table byte-identical.
     """
     tables = Path(directory) / "tables"
+    if timings:  # a table about how a run went (times, images a memo spared): all of it is kept apart
+        return _write_table(df, tables / "timings" / name)
     timing = [c for c in df.columns if is_timing(c)]
     out = _write_table(df.drop(columns=timing), tables / name)
     if timing:
@@ -100,6 +102,10 @@ def memory_breakdown(model) -> pd.DataFrame:
     return df
 
 
+def _pts(fraction):
+    return None if fraction is None else 100 * fraction
+
+
 def outcome_row(outcome, label: str | None = None) -> dict:
     r = outcome.result
     fp32, final = r["fp32"], r["final"]
@@ -122,6 +128,10 @@ def outcome_row(outcome, label: str | None = None) -> dict:
         "search_drop_pts": drop("search"),
         "verify_drop_pts": drop("verify"),
         "test_drop_pts": drop("test"),
+        # paired (McNemar) standard errors of those drops, in points: FP32 and the answer on the same images
+        "search_drop_se_pts": _pts(final.get("search_standard_error")),
+        "verify_drop_se_pts": _pts(final.get("verify_standard_error")),
+        "test_drop_se_pts": _pts(final.get("test_standard_error")),
         "meets_delta": bool(final["meets_constraint"]),
         "meets_delta_verify": final.get("meets_constraint_verify"),
         "test_drop_within_delta": drop("test") <= r["delta"] + 1e-9 if not r["relative_delta"] else None,
@@ -387,6 +397,7 @@ def final_settings_table(runs: dict) -> pd.DataFrame:
             "energy_saving_bit_aware": r["energy"]["saving_bit_aware"], "meets_delta": r["final"]["meets_constraint"],
             "meets_delta_verify": r["final"].get("meets_constraint_verify"), "backoff_steps": r.get("verify", {}).get("backoff_steps"),
             "test_drop_pts": 100 * (r["fp32"]["test_accuracy"] - r["final"]["test_accuracy"]),
+            "test_drop_se_pts": _pts(r["final"].get("test_standard_error")),
             "notation": " ".join(f"{k}:{v}" for k, v in r["final"]["paper_notation"].items()),
         })
     return pd.DataFrame(rows)
@@ -459,3 +470,17 @@ def peer_comparison(outcomes, reference=()) -> pd.DataFrame:
     df["best_known_bytes"] = best_known
     df["gap_to_best_known"] = df.memory_bytes / best_known - 1 if best_known else None
     return df
+
+
+def ilp_front(outcomes: dict) -> pd.DataFrame:
+    """The sensitivity ILP's predicted front per model with the measured drop of every solution it evaluated
+    (NaN where rejected early): predicted cost (sum of single-group drops) against what the network really lost."""
+    frames = []
+    for model, o in outcomes.items():
+        if o.table is None or "predicted_cost" not in o.table:
+            continue
+        t = o.table.copy()
+        t["model"] = model
+        t["measured_drop_pts"] = 100 * (o.result["fp32"]["search_accuracy"] - t.search_accuracy) if "search_accuracy" in t else float("nan")
+        frames.append(t)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -39,6 +39,8 @@ NOTEBOOKS = (
     "07_peer_baselines",
 )
 OPTIONAL_NOTEBOOKS = ("00_train_default_models",)
+#: outside the default profile's time aim, run once on the gallery's machine (`aq4svit reproduce --extended`)
+EXTENDED_NOTEBOOKS = ("09_seed_study",)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class Profile:
     minibatch_size: int = 256
     verify_size: int = 3000  # checks each search's answer; drawn from the training pool, disjoint from search
     test_size: int | None = None  # None: the whole test set (the ci profile uses its first images only)
+    resample: int = 0  # SplitSpec.resample: the same held-out images cut into another search / verify (seed study)
     bits: tuple[int, ...] = DEFAULT_BITS
     scheme: Any = None  # a QuantScheme for every search; None: the searches' default (uniform, per-channel, nearest)
     qsvit_bits: tuple[int, ...] = QSVIT_BITS  # QSViT's own list, for its Algorithm-1 figure
@@ -65,6 +68,7 @@ class Profile:
     baseline_budget: int = 60  # full evaluations of the random and Optuna baselines (about Beam's count here)
     long_run_factor: int = 10  # the long Optuna run behind "best known feasible": this many times the budget, once
     long_run_models: tuple[str, ...] | None = None  # None: the sensitivity model only (the long run costs ~10 searches)
+    long_run: bool = False  # compute the long run in notebook 07 (default: only with --extended, outside the time aim)
     batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
@@ -83,7 +87,7 @@ class Profile:
 
     @property
     def spec(self) -> SplitSpec:
-        return SplitSpec(self.search_size, self.minibatch_size, 0, self.verify_size, self.test_size)
+        return SplitSpec(self.search_size, self.minibatch_size, 0, self.verify_size, self.test_size, resample=self.resample)
 
     def checkpoint(self, model: str):
         return dict(self.checkpoints).get(model)
@@ -92,7 +96,7 @@ class Profile:
 PROFILES = {
     "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=200, minibatch_size=64, verify_size=200, test_size=1000,
                   bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, levels=("network", "stage"),
-                  baseline_budget=8, long_run_factor=2),
+                  baseline_budget=8, long_run_factor=2, long_run=True),
     "default": Profile("default"),
     # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
     "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
@@ -156,8 +160,9 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
 
     ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`) and
     executor / workers / ray_address / gpus_per_worker (where evaluations run: the profile keeps its name). Also
-    sets pandas' display width and silences two warnings that only clutter executed notebooks (UserWarnings of
-    the libraries; tqdm's note that ipywidgets are missing: text progress bars are fine).
+    sets pandas' display width, silences two warnings that only clutter executed notebooks (UserWarnings of
+    the libraries; tqdm's note that ipywidgets are missing: text progress bars are fine) and prints the machine
+    (provenance.machine_line) so every page says where its timings come from.
     """
     import warnings
 
@@ -165,6 +170,7 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
 
     from .plot_style import setting
 
+    refuse_unknown_parameters()
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message="IProgress not found")
     pd.set_option("display.width", 160, "display.max_columns", 30)
@@ -172,8 +178,51 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
     prof = replace(notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides), **how)  # same results: same name
     prof.executor_settings()  # validates them
     fig_dir, caption = figures_dir(prof, figures_base), setting(prof)
-    print(f"models {prof.models}; {caption}\nfigures and tables -> {fig_dir}")
+    from .provenance import machine, machine_line
+
+    shown = fig_dir.relative_to(ROOT) if fig_dir.is_relative_to(ROOT) else fig_dir  # no absolute checkout path on a page
+    print(f"models {prof.models}; {caption}\nfigures and tables -> {shown}\nmachine: {machine_line(machine(prof.device))}")
     return prof, fig_dir, caption
+
+
+#: how our parameters cells begin, and how papermill's injected cell does
+PARAMETERS_HEADER, INJECTED_HEADER = "# Parameters (papermill injects", "# Parameters\n"
+
+
+def assigned_names(source: str) -> set[str]:
+    """Names a cell's source assigns at its top level."""
+    import ast
+
+    names: set[str] = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        names.update(t.id for t in targets if isinstance(t, ast.Name))
+    return names
+
+
+def unknown_parameters(history: list[str]) -> set[str]:
+    """Parameters papermill injected (its last "# Parameters" cell) that the notebook's parameters cell does not declare."""
+    declared = next((c for c in reversed(history) if c.startswith(PARAMETERS_HEADER)), None)
+    injected = next((c for c in reversed(history) if c.startswith(INJECTED_HEADER)), None)
+    if declared is None or injected is None:
+        return set()
+    return assigned_names(injected) - assigned_names(declared)
+
+
+def refuse_unknown_parameters() -> None:
+    """papermill only warns about a parameter the notebook does not declare (a typo such as ``detla=2.0`` would run the
+    whole notebook with the default); the notebook refuses it instead, reading the kernel's input history."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    ip = get_ipython()
+    history = list(ip.user_ns.get("In", [])) if ip is not None else []
+    unknown = unknown_parameters(history)
+    if unknown:
+        declared = next(c for c in reversed(history) if c.startswith(PARAMETERS_HEADER))
+        raise UsageError(f"unknown notebook parameter(s) {', '.join(sorted(unknown))}: this notebook's parameters are "
+                         f"{', '.join(sorted(assigned_names(declared)))} (see its parameters cell)")
 
 
 #: File names expected in --checkpoint-dir for the imagenet profile (official releases).
@@ -263,12 +312,8 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     """
     from .search import run_search
 
-    settings = search_settings(profile, model, method, **overrides)
-    origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
-    digest = hashlib.sha256(json.dumps({**settings.to_dict(), **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
-    out = results_dir(profile, base) / model / (name or method)
+    settings, origin, digest, out, same = _search_stamp(profile, model, method, name, base, overrides)
     stamp = out / "reproduce.json"
-    same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
     if same and (out / "result.json").exists():
         return load_outcome(out, model, method)
     out.mkdir(parents=True, exist_ok=True)
@@ -279,6 +324,25 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo, executor=profile.executor_settings())
     write_json_atomic(stamp, {**record, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
+
+
+def _search_stamp(profile: Profile, model: str, method: str, name, base, overrides: dict):
+    """(settings, provenance, digest, folder, whether the folder's stamp matches) of one cached search."""
+    settings = search_settings(profile, model, method, **overrides)
+    origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
+    # keyed on what determines the result (SearchSettings.identity): quiet, export or an evaluation cap do not
+    digest = hashlib.sha256(json.dumps({**settings.identity(), **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    out = results_dir(profile, base) / model / (name or method)
+    stamp = out / "reproduce.json"
+    same = stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest
+    return settings, origin, digest, out, same
+
+
+def cached_search(profile: Profile, model: str, method: str, *, name: str | None = None, base=None, **overrides):
+    """A search's outcome when its folder holds a finished run with these settings and code, else None (never computes)."""
+    *_, out, same = _search_stamp(profile, model, method, name, base, overrides)
+    complete = same and json.loads((out / "reproduce.json").read_text()).get("complete")
+    return load_outcome(out, model, method) if complete and (out / "result.json").exists() else None
 
 
 PEER_METHODS = ("qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random")
@@ -299,15 +363,19 @@ def compare_methods(profile: Profile, model: str, methods=PEER_METHODS, *, base=
     return out
 
 
-def long_runs(profile: Profile, *, base=None) -> dict:
+def long_runs(profile: Profile, *, base=None, compute: bool = False) -> dict:
     """The long Optuna run (``long_run_factor`` x the baselines' budget) on each of ``long_run_models``: model -> outcome.
 
-    Not a method of the comparison: it only widens the set the best known feasible config is taken from.
-    Cached like every search (its folder is ``optuna_long``), so it runs once per settings and code.
+    Not a method of the comparison: it only widens the set the best known feasible config is taken from. It costs
+    about ten searches, so it lies outside the default profile's time: ``compute=False`` (notebook 07 in
+    ``make reproduce``) only reads a finished run with today's settings and code; ``compute=True`` (the extended
+    run, ``aq4svit reproduce --extended``) runs it once, cached like every search (folder ``optuna_long``).
     """
     models = profile.long_run_models if profile.long_run_models is not None else (profile.sensitivity_model,)
-    return {m: ensure_search(profile, m, "optuna", name="optuna_long", base=base, budget=profile.baseline_budget * profile.long_run_factor)
+    get = ensure_search if compute else cached_search
+    runs = {m: get(profile, m, "optuna", name="optuna_long", base=base, budget=profile.baseline_budget * profile.long_run_factor)
             for m in models if m in profile.models}
+    return {m: o for m, o in runs.items() if o is not None}
 
 
 def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, base=None):
@@ -413,15 +481,28 @@ def load_outcome(out: Path, model: str, method: str):
 # -- running notebooks ----------------------------------------------------------------------------
 def render_html(executed: str | Path, out: str | Path) -> list[Path]:
     """Every executed notebook in ``executed`` as a self-contained HTML page in ``out`` (readable without Jupyter)."""
+    import re
+
     import nbformat
     from nbconvert import HTMLExporter
+    from traitlets.config import Config
 
-    exporter = HTMLExporter(template_name="lab")
+    # consecutive stream outputs become one (a cell's lines in one block) and "\r"-overwritten text keeps its last state
+    exporter = HTMLExporter(template_name="lab", config=Config({"CoalesceStreamsPreprocessor": {"enabled": True}}))
+    # tqdm's notes on a missing ipywidgets (the warning line and the source line Python prints under it)
+    tqdm_note = re.compile(r"^[^\n]*Tqdm(Experimental)?Warning:[^\n]*\n(  [^\n]*\n)?", re.M)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     pages = []
     for nb_path in sorted(Path(executed).glob("*.ipynb")):
-        body, _ = exporter.from_notebook_node(nbformat.read(nb_path, as_version=4))
+        nb = nbformat.read(nb_path, as_version=4)
+        for cell in nb.cells:
+            for o in cell.get("outputs", []):
+                if o.output_type == "stream" and o.name == "stderr":
+                    o.text = tqdm_note.sub("", o.text)
+            if cell.get("outputs"):
+                cell.outputs = [o for o in cell.outputs if not (o.output_type == "stream" and not o.text.strip())]
+        body, _ = exporter.from_notebook_node(nb)
         page = out / f"{nb_path.stem}.html"
         page.write_text(body, encoding="utf-8")
         pages.append(page)
@@ -430,24 +511,33 @@ def render_html(executed: str | Path, out: str | Path) -> list[Path]:
 
 
 def run_notebooks(profile: str = "default", only: list[str] | None = None, *, imagenet_root=None, checkpoint_dir=None,
-                  output_dir: str | Path | None = None, include_optional: bool = False, log=print, executor=None) -> list[dict]:
+                  output_dir: str | Path | None = None, include_optional: bool = False, log=print, executor=None,
+                  extended: bool = False) -> list[dict]:
     """Execute the notebooks with papermill into ``results/<profile>/executed/``; return timings.
 
-    ``executor`` (an ExecutorSettings) is handed to every notebook as its executor parameters.
+    ``executor`` (an ExecutorSettings) is handed to every notebook as its executor parameters. ``extended`` adds what
+    lies outside the default profile's time: the seed study (notebook 09) and notebook 07's long reference run.
+    Each notebook's time and the machine go to the figures folder's ``tables/timings/00_notebooks.csv`` and
+    ``00_machine.json`` (the claims' times and the README's timing section are rendered from them).
     """
     import papermill as pm
 
     prof = get_profile(profile, imagenet_root, checkpoint_dir)
-    names = list(NOTEBOOKS) + (list(OPTIONAL_NOTEBOOKS) if include_optional else [])
+    every = list(NOTEBOOKS) + list(EXTENDED_NOTEBOOKS) + list(OPTIONAL_NOTEBOOKS)
+    names = list(NOTEBOOKS) + (list(EXTENDED_NOTEBOOKS) if extended else []) + (list(OPTIONAL_NOTEBOOKS) if include_optional else [])
     if only:
-        unknown = [n for n in only if not any(nb.startswith(n) or nb == n for nb in names + list(OPTIONAL_NOTEBOOKS))]
+        unknown = [n for n in only if not any(nb.startswith(n) or nb == n for nb in every)]
         if unknown:
-            raise UsageError(f"unknown notebook(s) {unknown}; valid: {choices(NOTEBOOKS + OPTIONAL_NOTEBOOKS)}")
-        names = [nb for nb in list(NOTEBOOKS) + list(OPTIONAL_NOTEBOOKS) if any(nb.startswith(n) for n in only)]
+            raise UsageError(f"unknown notebook(s) {unknown}; valid: {choices(every)}")
+        names = [nb for nb in every if any(nb.startswith(n) for n in only)]
     executed = Path(output_dir or results_dir(prof)) / "executed"
     executed.mkdir(parents=True, exist_ok=True)
-    env_backup = os.environ.get("MPLBACKEND")
+    from .provenance import machine
+
+    env_backup = {k: os.environ.get(k) for k in ("MPLBACKEND", "AQ4SVIT_HEADLESS")}
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures inline: the HTML pages show them
+    os.environ["AQ4SVIT_HEADLESS"] = "1"  # the kernels inherit it: one line per progress bar (progress.py), no refreshes
+    where = machine(prof.device)
     timings = []
     try:
         for nb in names:
@@ -457,6 +547,8 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                               gpus_per_worker=executor.gpus_per_worker)
             if prof.dataset == "imagenet":
                 params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
+            if extended and nb.startswith("07"):
+                params["long_run"] = True
             variants = [dict(params, method=m) for m in ("greedy", "beam")] if nb.startswith("04") else [params]
             for p in variants:
                 suffix = f"_{p['method']}" if "method" in p else ""
@@ -467,9 +559,27 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                 timings.append({"notebook": nb + suffix, "seconds": round(time.perf_counter() - t0, 1)})
                 log(f"  done in {timings[-1]['seconds']} s")
     finally:
-        if env_backup is None:
-            os.environ.pop("MPLBACKEND", None)
-        else:
-            os.environ["MPLBACKEND"] = env_backup
-    write_json_atomic(executed / "timings.json", timings)
+        for k, v in env_backup.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    write_json_atomic(executed / "timings.json", {"machine": where, "notebooks": timings})
+    record_timings(figures_dir(prof), timings, where)
     return timings
+
+
+def record_timings(fig_dir: Path, timings: list[dict], where: dict) -> None:
+    """Merge this run's notebook times into ``tables/timings/00_notebooks.csv`` (a partial run replaces only its rows)."""
+    import pandas as pd
+
+    from .provenance import machine_line
+
+    path = Path(fig_dir) / "tables" / "timings" / "00_notebooks.csv"
+    new = pd.DataFrame(timings).assign(machine=machine_line(where))
+    old = pd.read_csv(path) if path.is_file() else new.iloc[0:0]
+    table = pd.concat([old[~old.notebook.isin(new.notebook)], new]).sort_values("notebook").reset_index(drop=True)
+    from .ioutil import write_text_atomic
+
+    write_text_atomic(path, table.to_csv(index=False))
+    write_json_atomic(path.parent / "00_machine.json", {**where, "line": machine_line(where)})

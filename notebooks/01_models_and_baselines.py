@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -65,7 +65,7 @@ baselines
 # %%
 breakdowns = {name: memory_breakdown(profile_model(prof, name)) for name in prof.models}
 fig = plots.memory_share(breakdowns, setting=SETTING)
-plots.save(fig, "01_memory_share", FIG)
+plots.save(fig, "01_memory_share", FIG);
 save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_memory_per_block", FIG);
 
 # %% [markdown]
@@ -77,7 +77,7 @@ save_table(pd.concat([df.assign(model=m) for m, df in breakdowns.items()]), "01_
 # %%
 rates = {name: firing_rates(profile_model(prof, name), profile_splits(prof, name)["minibatch"]) for name in prof.models}
 fig = plots.firing_rates(rates, setting=SETTING)
-plots.save(fig, "01_firing_rates", FIG)
+plots.save(fig, "01_firing_rates", FIG);
 summary = pd.DataFrame([{"model": m, "layers": len(df), "mean_rate": df.rate.mean(), "silent_layers": int((df.rate == 0).sum())}
                         for m, df in rates.items()])
 save_table(summary, "01_firing_summary", FIG)

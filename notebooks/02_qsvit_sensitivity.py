@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,6 +41,7 @@ from aq4svit_lib import plots
 from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, notebook_setup, profile_model, profile_splits
 from aq4svit_lib.report import save_table
+from aq4svit_lib.claims import show
 
 prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
                                     beam_width=beam_width, executor=executor, workers=workers,
@@ -67,7 +68,7 @@ print(f"{model}: FP32 search accuracy {fp32:.4f}")
 for scheme, table in tables.items():
     fig = plots.sensitivity_panels(table, "accuracy", title=f"QSViT Algorithm 1 on {model}: one group quantized ({scheme}, QSViT's list)",
                                    setting=setting(prof, bits=prof.qsvit_bits, scheme=SCHEMES[scheme]))
-    plots.save(fig, f"02_sensitivity_{scheme}", FIG)
+    plots.save(fig, f"02_sensitivity_{scheme}", FIG);
     save_table(table.round(5), f"02_sensitivity_{scheme}", FIG)
     assert table.accuracy.between(0, 1).all()
 
@@ -81,20 +82,35 @@ for scheme, table in tables.items():
 t = tables_default["uniform"]
 fig = plots.sensitivity_panels(t, "accuracy", title=f"QSViT Algorithm 1 on {model}: one group quantized (uniform, the search space)",
                                setting=SETTING)
-plots.save(fig, "02_sensitivity_uniform_default_bits", FIG)
+plots.save(fig, "02_sensitivity_uniform_default_bits", FIG);
 save_table(t.round(5), "02_sensitivity_uniform_default_bits", FIG)
 g = t[t.sweep == "group"]
 g.pivot_table(index="bits", values="drop", aggfunc=["max", "median"]).sort_index(ascending=False).round(2)
 
 # %% [markdown]
-# **Result.** Below 4 bits the groups separate: this is the sensitivity information the searches trade on. Claims Q5 and A0 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+# **Result.** Below 4 bits the groups separate: this is the sensitivity information the searches trade on. The claims it supports, computed from this run's tables (`aq4svit check` re-verifies them):
+
+# %%
+show('Q5', run=FIG)
+
+# %% [markdown]
+# **The other two models** at the search space (QSViT's Algorithm 1 of the searches notebook 05 compares; QSViT's and the integer-program baseline's answers on these models come from these maps).
+
+# %%
+for m in [x for x in prof.models if x != model]:
+    t_m = ensure_search(prof, m, "qsvit").table
+    fig = plots.sensitivity_panels(t_m, "accuracy", title=f"QSViT Algorithm 1 on {m}: one group quantized (uniform, the search space)",
+                                   setting=SETTING)
+    plots.save(fig, f"02_sensitivity_{m}", FIG);
+    save_table(t_m.round(5), f"02_sensitivity_{m}", FIG)
 
 # %% [markdown]
 # **Uniform sweeps**: the whole network at one precision, and one layer kind across the whole network.
 
 # %%
-fig = plots.uniform_sweeps({**tables, "uniform (default bits)": tables_default["uniform"]}, setting=f"{model} · " + setting(prof, bits=sorted(set(prof.bits) | set(prof.qsvit_bits))))
-plots.save(fig, "02_uniform_sweeps", FIG)
+fig = plots.uniform_sweeps({**tables, "uniform (default bits)": tables_default["uniform"]}, setting=f"{model} · " + setting(prof, bits=sorted(set(prof.bits) | set(prof.qsvit_bits))),
+                           floor_pct=100 * default_run.result["floor"], fp32_pct=100 * fp32)
+plots.save(fig, "02_uniform_sweeps", FIG);
 net = pd.concat([t[t.sweep == "network"].assign(scheme=s) for s, t in {**tables, "uniform (default bits)": tables_default["uniform"]}.items()])
 net.pivot_table(index="bits", columns="scheme", values="accuracy").sort_index(ascending=False)
 
@@ -110,3 +126,9 @@ from aq4svit_lib.report import attention_findings
 findings = attention_findings(tables, fp32)
 save_table(findings.round(4), "02_attention_findings", FIG)
 findings
+
+# %% [markdown]
+# **Result.** Whether any quantizer makes attention collapse at 16 bits, computed from this run's tables:
+
+# %%
+show('Q4', run=FIG)

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -63,7 +63,7 @@ for name, run in runs.items():
 # %%
 for name, run in runs.items():
     fig = plots.search_trace(run.trace, run.result["fp32_bytes"], title=f"{method_name(method)} on {name}", setting=SETTING)
-    plots.save(fig, f"04_{method}_trace_{name}", FIG)
+    plots.save(fig, f"04_{method}_trace_{name}", FIG);
     save_table(run.trace.drop(columns=["config"]).round(5), f"04_{method}_trace_{name}", FIG)
 
 # %% [markdown]
@@ -82,7 +82,7 @@ pd.DataFrame({name: stage_widths(run) for name, run in runs.items()})
 
 # %%
 times = pd.concat([phase_times(run).assign(model=name) for name, run in runs.items()])
-save_table(times.round(3), f"04_{method}_phase_times", FIG)
+save_table(times.round(3), f"04_{method}_phase_times", FIG, timings=True)
 fig = plots.phase_times(times.groupby("phase", sort=False).seconds.sum().reset_index(), title=f"{method_name(method)}: time per phase, all models", setting=SETTING)
 plots.save(fig, f"04_{method}_phase_times", FIG / "timings")  # wall-clock: kept apart
 times

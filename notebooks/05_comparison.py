@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -41,6 +41,7 @@ from aq4svit_lib import plots
 from aq4svit_lib.plot_style import method_name, setting
 from aq4svit_lib.reproduce import ensure_search, notebook_setup, profile_model, profile_splits
 from aq4svit_lib.report import save_table
+from aq4svit_lib.claims import show
 
 prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
                                     beam_width=beam_width, executor=executor, workers=workers,
@@ -93,12 +94,16 @@ for m in prof.models:
     maps = {method_name(meth): group_bits(outcomes[(m, meth, prof.bits)]) for meth in METHODS}
     if (paper := paper_setting_bits(m)) is not None:  # SDT v2 only: the paper's blocks exist there
         maps[method_name("paper")] = group_bits(paper, m)
-    fig = plots.bit_map(maps, prof.bits, title=f"{m}: weight width of every layer group in each answer", setting=SETTING)
-    plots.save(fig, f"05_bitmap_{m}", FIG)
+    savings = {method_name(meth): outcomes[(m, meth, prof.bits)].result["saving_vs_fp32"] for meth in METHODS}
+    fig = plots.bit_map(maps, prof.bits, title=f"{m}: weight width of every layer group in each answer", setting=SETTING, savings=savings)
+    plots.save(fig, f"05_bitmap_{m}", FIG);
 pd.DataFrame({method_name(meth): stage_widths(outcomes[(prof.sensitivity_model, meth, prof.bits)]) for meth in METHODS}).T
 
 # %% [markdown]
-# **Result.** Where the methods' answers differ, layer group by layer group, next to the paper's published setting (SDT v2 only). Claims A0, A2 and A3 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+# **Result.** Where the methods' answers differ, layer group by layer group, next to the paper's published setting (SDT v2 only). The claims it supports, computed from this run's tables (`aq4svit check` re-verifies them):
+
+# %%
+show('A0', 'A2', 'A3', run=FIG)
 
 # %% [markdown]
 # **Accuracy vs memory**: every feasible configuration any of the three searches evaluated, the Pareto front, and the configuration each method returned.
@@ -110,40 +115,47 @@ main = table[table.bits == "/".join(map(str, prof.bits))]
 points = {m: feasible_points([outcomes[(m, meth, prof.bits)] for meth in METHODS]) for m in prof.models}
 floors = {m: outcomes[(m, "greedy", prof.bits)].result["floor"] for m in prof.models}
 fig = plots.pareto_scatter(points, main, floors, setting=SETTING)
-plots.save(fig, "05_pareto", FIG)
+plots.save(fig, "05_pareto", FIG);
 fig = plots.search_time_bars(main, setting=SETTING)
 plots.save(fig, "05_search_time", FIG / "timings")  # wall-clock: kept apart
 table[["model", "bits", "method", "saving_vs_fp32", "saving_vs_qsvit", "search_seconds", "speedup_vs_qsvit"]]
 
 # %% [markdown]
-# **Result.** Each method's answer against every feasible configuration found (left) and the cost of the search (right; wall-clock, in `figures/timings/`). Claims A1 to A4 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+# **Result.** Each method's answer against every feasible configuration found (left) and the cost of the search (right; wall-clock, in `figures/timings/`). The claims it supports, computed from this run's tables (`aq4svit check` re-verifies them):
+
+# %%
+show('A1', 'A4', run=FIG)
 
 # %% [markdown]
-# **Each method's own front**, with FP32 and the search split's noise: the grey band is FP32 ± 1.96 binomial standard errors of one accuracy on the search split. Fronts that differ by less than the band's width differ by noise.
+# **Each method's own front**, with FP32, the target FP32 − Δ and the threshold the searches apply (FP32 − Δ + 2.326 paired standard errors of the drop, at the median SE of the candidates); the band is FP32 − Δ ± 1.96 paired SE of the answers' drops on the search split. Fronts that differ by less than the band's width differ by noise.
 
 # %%
 from aq4svit_lib.report import feasible_configs
 
 own = {m: {meth: feasible_configs(outcomes[(m, meth, prof.bits)]) for meth in METHODS} for m in prof.models}
 fp32 = {m: outcomes[(m, "greedy", prof.bits)].result["fp32"]["search_accuracy"] for m in prof.models}
-fig = plots.accuracy_fronts(own, main, fp32, prof.search_size, prof.delta, setting=SETTING)
-plots.save(fig, "05_fronts", FIG)
+paired = {m: main[main.model == m].search_drop_se_pts.median() / 100 for m in prof.models}  # the answers' paired SE of the drop
+fig = plots.accuracy_fronts(own, main, fp32, prof.search_size, prof.delta, setting=SETTING, paired_se=paired)
+plots.save(fig, "05_fronts", FIG);
 
 # %% [markdown]
 # **Result.** Whether one method's front dominates another's by more than the search split's noise. Claims A2 and A3 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
 
 # %% [markdown]
-# **Search vs verify vs test**: each answer's drop on the split that chose it (search), the held-out split that checked it (verify) and the one we report (test), with 95 % binomial error bars of each split. The constraint must hold on verify and test, not only where the search chose.
+# **Search vs verify vs test**: each answer's drop on the split that chose it (search), the held-out split that checked it (verify) and the one we report (test), with 95 % paired (McNemar) intervals of each drop: FP32 and the answer are measured on the same images. The constraint must hold on verify and test, not only where the search chose.
 
 # %%
 r0 = outcomes[(prof.models[0], "greedy", prof.bits)].result
 sizes = {s: r0["splits"][s]["size"] for s in ("search", "verify", "test")}
 fig = plots.split_accuracies(main, sizes, prof.delta, setting=SETTING)
-plots.save(fig, "05_split_accuracies", FIG)
+plots.save(fig, "05_split_accuracies", FIG);
 main[["model", "method", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "test_drop_within_delta"]]
 
 # %% [markdown]
-# **Result.** Whether every answer meets Δ on data the search did not choose on (verify, test). Claim A5 in [REPRODUCTION.md](../REPRODUCTION.md#claims).
+# **Result.** Whether every answer meets Δ on data the search did not choose on (verify, test). The claims it supports, computed from this run's tables (`aq4svit check` re-verifies them):
+
+# %%
+show('A5', run=FIG)
 
 # %% [markdown]
 # **What the numbers rest on**: split sizes, the standard error of one accuracy on the search split (points; the 99 % paired margin is 2.326 standard errors of the *paired* drop, smaller than this), and each search's memo (hits are evaluations replayed from the memo instead of recomputed; each search here starts from its own cold memo, so hits are repeats within the search).

@@ -116,7 +116,7 @@ def test_memory_share_names_each_models_own_blocks():
     v1_ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
     assert v1_ticks == ["sps", "block0", "head"]  # not the other model's block names
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["1", "2", "head", "3", "4"]  # one legend entry per stage
+    assert legend == ["1", "2", "3", "4", "head"]  # one entry per stage, numeric order, head last
     _check(fig)
 
 
@@ -150,6 +150,22 @@ def test_uniform_sweeps_label_every_width():
     _check(fig)
 
 
+def test_uniform_sweeps_show_the_target_a_focused_range_and_distinct_curves():
+    fig = plots.uniform_sweeps({"uniform": _sensitivity(1.0), "fixed point": _sensitivity(5.0)}, setting=SETTING,
+                               floor_pct=88.5, fp32_pct=90.0)
+    ax = fig.axes[0]
+    texts = _texts(fig)
+    assert "FP32 − Δ (88.50 %)" in texts and "FP32 (90.00 %)" in texts
+    lo, hi = ax.get_ylim()
+    assert 80 < lo < 88.5 and hi < 95  # the range that decides feasibility, not 10-90 %
+    curves = [line for line in ax.get_lines() if line.get_label() in ("uniform", "fixed point")]
+    assert len({line.get_marker() for line in curves}) == 2 and len({str(line.get_linestyle()) for line in curves}) == 2
+    assert "30.0 %" in [t.get_text() for t in ax.texts]  # 2 bits (60 pp drop) is below the axis: printed at the edge
+    heat_legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert heat_legend[0] == "drop > Δ = 1.5 pp"  # mlp at 4 bits (4 pp) is outlined
+    plt.close(fig)
+
+
 def test_search_trace_counts_candidates_on_an_integer_axis():
     trace = pd.DataFrame({"index": range(7), "memory_bytes": [100, 80, 60, 50, 45, 44, 40],
                           "decision": ["accepted", "accepted", "rejected", "pruned_drift", "accepted", "rejected_early", "kept"]})
@@ -159,6 +175,18 @@ def test_search_trace_counts_candidates_on_an_integer_axis():
     assert np.allclose(ticks, np.round(ticks))
     assert "accepted (3)" in _texts(fig)
     _check(fig)
+
+
+def test_bit_map_wraps_wide_networks_and_states_each_rows_saving():
+    groups = [f"block{i // 4}.0 : k{i % 4}" for i in range(66)]
+    table = pd.DataFrame({"group": groups, "stage": [str(1 + i // 30) for i in range(66)], "bits": [4] * 66, "mixed": [False] * 66})
+    fig = plots.bit_map({"A": table, "B": table.assign(bits=3)}, (32, 4, 3), title="wide", setting=SETTING, savings={"B": 0.853})
+    fig.canvas.draw()
+    assert fig.get_size_inches()[0] <= 13.0  # 66 groups do not make a 2600-pixel-wide figure
+    heat = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert len(heat) >= 2 and all(len(ax.get_xticklabels()) <= 40 for ax in heat)
+    assert [t.get_text() for t in heat[0].get_yticklabels()] == ["A", "B (saves 85.3 %)"]
+    plt.close(fig)
 
 
 def test_bit_map_prints_only_widths_of_the_list(tmp_path):
@@ -203,10 +231,87 @@ def test_comparison_figures_use_the_papers_names():
         _check(fig)
 
 
-def test_accuracy_fronts_draw_the_search_splits_noise_band():
+def _se_points():
+    return {m: {meth: df.assign(search_standard_error=[0.004, 0.005, 0.006, 0.007]) for meth, df in d.items()} for m, d in _points().items()}
+
+
+def test_accuracy_fronts_say_what_the_band_is_and_draw_the_applied_threshold():
     fig = plots.accuracy_fronts(_points(), _finals(), {"m1": 0.9, "m2": 0.9}, 2000, 1.5, setting=SETTING)
-    band = [p for p in fig.axes[0].patches if p.get_label().startswith("FP32 ± 1.96 SE")][0]
+    band = [p for p in fig.axes[0].patches if "binomial" in p.get_label()][0]
+    assert "unpaired" in band.get_label() and "n = 2000" in band.get_label()
     assert band.get_height() == pytest.approx(2 * 196 * np.sqrt(0.9 * 0.1 / 2000), rel=1e-6)  # ± 1.31 pp
+    plt.close(fig)
+    fig = plots.accuracy_fronts(_se_points(), _finals(), {"m1": 0.9, "m2": 0.9}, 2000, 1.5, setting=SETTING, paired_se={"m1": 0.004, "m2": 0.004})
+    ax = fig.axes[0]
+    band = [p for p in ax.patches if "paired SE" in p.get_label()][0]
+    assert band.get_label().startswith("FP32 − Δ ± 1.96 paired SE of the drop") and "search split, n = 2000" in band.get_label()
+    assert band.get_height() == pytest.approx(2 * 1.96 * 0.4, rel=1e-6)
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    threshold = [line for label, line in lines.items() if label.startswith("threshold applied")][0]
+    assert "median paired SE" in threshold.get_label() and "99 % one-sided" in threshold.get_label()
+    assert threshold.get_ydata()[0] == pytest.approx(90 - 1.5 + 2.326 * 0.55, abs=1e-6)  # median SE 0.0055
+    fp32 = lines["FP32 (search split)"]
+    assert str(fp32.get_linestyle()) != "-" and fp32.get_color() not in [plots.METHOD_COLORS[m] for m in METHODS]
+    fronts = [line for line in ax.get_lines() if line.get_label().endswith(" front")]
+    assert [line.get_label() for line in fronts][0] == "AQ4SViT-Beam front"  # the wide Beam line is drawn first, underneath
+    greedy = lines["AQ4SViT-Greedy front"]
+    assert greedy.get_zorder() > lines["AQ4SViT-Beam front"].get_zorder() and greedy.get_linestyle() != lines["AQ4SViT-Beam front"].get_linestyle()
+    assert all(line.get_drawstyle() == "steps-pre" for line in fronts)  # a staircase toward less memory, never above a config
+    legend = fig.axes[-1].get_legend()
+    assert legend.get_texts()[0].get_fontsize() >= 7
+    plt.close(fig)
+
+
+def test_pareto_front_is_a_staircase_and_points_are_coloured_by_method():
+    pts = pd.DataFrame({"saving_vs_fp32": [0.5, 0.7, 0.8], "search_accuracy": [0.9, 0.895, 0.89], "on_front": [True, True, True],
+                        "method": ["greedy", "beam", "qsvit"]})
+    fig = plots.pareto_scatter({"m1": pts}, _finals(), {"m1": 0.885}, setting=SETTING)
+    ax = fig.axes[0]
+    front = [line for line in ax.get_lines() if line.get_label() == "Pareto front (staircase)"][0]
+    assert front.get_drawstyle() == "steps-pre"
+    texts = _texts(fig)
+    assert "AQ4SViT-Greedy: feasible configs" in texts and "AQ4SViT-Beam: feasible configs" in texts
+    plt.close(fig)
+
+
+def test_split_accuracies_use_the_paired_se_of_the_drop():
+    finals = _finals().assign(search_drop_se_pts=0.5, verify_drop_se_pts=0.4, test_drop_se_pts=0.2)
+    fig = plots.split_accuracies(finals, {"search": 2000, "verify": 3000, "test": 10000}, 1.5, setting=SETTING)
+    ax = fig.axes[0]
+    caps = ax.containers[0].lines[2][0].get_segments()
+    assert [seg[1][1] - seg[0][1] for seg in caps] == pytest.approx([2 * 1.96 * 0.5, 2 * 1.96 * 0.4, 2 * 1.96 * 0.2])
+    texts = " ".join(_texts(fig))
+    assert "95 % paired (McNemar) interval" in texts and "binomial" not in texts
+    plt.close(fig)
+    fig = plots.split_accuracies(_finals(), {"search": 2000, "verify": 3000, "test": 10000}, 1.5, setting=SETTING)
+    assert "binomial interval of one accuracy\n(unpaired; the table has no paired SE)" in " ".join(_texts(fig))
+    plt.close(fig)
+
+
+def test_anytime_curves_show_reference_runs_and_the_final_answers():
+    curve = pd.DataFrame({"full_evaluations": [1, 2, 5], "saving_vs_fp32": [0, 0.5, 0.8]})
+    long = pd.DataFrame({"full_evaluations": np.arange(1, 601), "saving_vs_fp32": np.linspace(0, 0.84, 600)})
+    fig = plots.anytime_curves({"m1": {"greedy": curve, "beam": curve, "optuna_long": long}}, {"m1": 0.85}, setting=SETTING,
+                               finals={"m1": {"greedy": 0.79, "beam": 0.8}})
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert lines["AQ4SViT-Greedy"].get_linestyle() != lines["AQ4SViT-Beam"].get_linestyle()
+    assert lines["AQ4SViT-Greedy"].get_zorder() > lines["AQ4SViT-Beam"].get_zorder()  # Greedy drawn on top of Beam
+    assert "Optuna NSGA-II (long)" in lines and ax.get_xlim()[1] >= 600
+    texts = _texts(fig)
+    assert "final answer after the verify back-off" in texts
+    plt.close(fig)
+
+
+def test_peer_fronts_break_the_axis_around_an_empty_gap():
+    points = _points()
+    points["m1"]["sensitivity-ilp"] = pd.DataFrame({"saving_vs_fp32": [0.0, 0.01, 0.02], "search_accuracy": [0.9, 0.9, 0.9]})
+    finals = _finals()
+    fig = plots.peer_fronts(points, finals, {"m1": 0.885}, setting=SETTING)
+    texts = " ".join(_texts(fig))
+    assert "circled" not in texts and "large outlined markers: each method's answer" in texts
+    main = [ax for ax in fig.axes if ax.get_title().startswith("m1")][0]
+    assert main.get_xlim()[0] > 40  # the answers near 85 % are not squeezed by the cluster near 0 %
     plt.close(fig)
 
 
@@ -235,10 +340,70 @@ def test_tau_sweep_precision_and_recall_are_what_a_threshold_would_do():
 
 def test_gate_ablation_figure():
     table = pd.DataFrame({"run": ["greedy, threshold gate", "greedy, gate off"], "method": ["greedy", "greedy"], "full": [30, 33],
-                          "images_forwarded": [70_000, 80_000], "saving_vs_fp32": [0.85, 0.85]})
+                          "images_forwarded": [70_000, 80_000], "saving_vs_fp32": [0.85, 0.861]})
     fig = plots.gate_ablation(table, setting=SETTING)
     fig.canvas.draw()
     assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["greedy, threshold gate", "greedy, gate off"]
+    assert len(fig.axes) == 3 and all(ax.get_xlim()[0] == 0 for ax in fig.axes)  # bars from 0: 85.0 vs 86.1 looks small
+    assert all(t.get_text().endswith("k") or t.get_text() == "0" for t in fig.axes[1].get_xticklabels() if t.get_text())
+    _check(fig)
+    fig = plots.gate_ablation(table.assign(search_seconds=[120.0, 146.0]), setting=SETTING)
+    assert len(fig.axes) == 4 and fig.axes[3].get_xlabel() == "search wall-clock time (s)"
+    plt.close(fig)
+
+
+def test_drift_vs_drop_clips_outliers_keeps_headroom_and_draws_the_margin():
+    study = _study()
+    study.loc[0, "drift_increase"] = 50.0  # one outlier
+    fig = plots.drift_vs_drop(study, None, 1.5, 0.8, title="m1", setting=SETTING, margin_drop_pts=0.5)
+    ax = fig.axes[0]
+    assert ax.get_xlim()[1] < 5  # the outlier does not squash the rest
+    assert ax.get_ylim()[1] > study.drop_pts.max()
+    texts = _texts(fig)
+    assert "drop allowed with the margin: Δ − z·SE = 0.50 pp" in texts
+    assert "beyond the axis, drawn at its edge (1)" in texts
+    plt.close(fig)
+
+
+def test_tau_lines_are_strong_and_distinct():
+    study = _study()
+    sweep = tau_sweep(study)
+    fig = plots.tau_sweep(sweep, {"a": 0.01, "b": 0.05, "c": 0.1}, title="m1", setting=SETTING)
+    taus = [line for line in fig.axes[0].get_lines() if line.get_label().startswith("τ =")]
+    colours = [line.get_color() for line in taus]
+    assert len(set(colours)) == 3 and all(line.get_linewidth() >= 2 for line in taus)
+    assert not any(c.lower() in ("#f0e442", "#e9c46a", "#fee08b", "#ffff00") for c in colours)
+    plt.close(fig)
+
+
+def test_search_time_bars_are_linear_and_labelled_with_the_speedup():
+    finals = _finals()
+    finals["speedup_vs_qsvit"] = [1.0, 2.0, 3.0] * 2
+    fig = plots.search_time_bars(finals, setting=SETTING)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "linear" and ax.get_ylim()[0] == 0 and fig.axes[1].get_yscale() == "linear"
+    labels = [t.get_text() for t in ax.texts]
+    assert "2.0× faster" in labels and "3.0× faster" in labels and "100 s" in labels
+    plt.close(fig)
+
+
+def test_new_claim_figures():
+    base = pd.DataFrame({"model": ["m1", "m1"], "run": ["delta 1.5", "delta 1.5"], "setting": ["bSettingH", "bSettingL"],
+                         "search_accuracy": [0.898, 0.638], "drop_pts": [-0.4, 25.6], "saving_vs_fp32": [0.86, 0.89]})
+    fig = plots.collapse(base, setting=SETTING)
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert "25.6 ✗" in labels and "-0.4 ✓" in labels
+    assert "Δ of the run" in _texts(fig)
+    _check(fig)
+    front = pd.DataFrame({"model": ["m1"] * 4, "predicted_cost": [0.2, 0.5, 1.0, 1.4], "measured_drop_pts": [0.6, 1.4, np.nan, 3.0]})
+    fig = plots.ilp_predicted_vs_measured(front, 1.5, setting=SETTING)
+    texts = _texts(fig)
+    assert "rejected early (> Δ), drawn at the top edge (1)" in texts and "y = x (additivity holds)" in texts
+    _check(fig)
+    table = pd.DataFrame({"model": ["m1"] * 3, "method": ["greedy", "optuna", "optuna_long"], "saving_vs_fp32": [0.85, 0.8, 0.84],
+                          "search_seconds": [30.0, 300.0, 950.0]})
+    fig = plots.saving_vs_time(table, setting=SETTING)
+    assert fig.axes[0].get_xscale() == "log" and "Optuna NSGA-II (long)" in _texts(fig)
     _check(fig)
 
 

@@ -98,7 +98,11 @@ def q4(run: Run) -> Measurement:
 def _group_tolerance(table, fp32: float, n: int, bits: int):
     """(groups, tolerant groups) at ``bits``: a group is tolerant when its drop is below QSViT's tolerance (counts)."""
     g = table[(table.sweep == "group") & (table.bits == bits)]
-    ok = {f"{r.block}:{r.layer_kind}": tolerant(round(fp32 * n), round(r.accuracy * n), n, QSVIT_TOLERANCE_PTS) for r in g.itertuples()}
+    if "n" in g and "correct" in g:  # the sweep's own counts (tables written since they carry them)
+        n = int(g.n.iloc[0])
+        ok = {f"{r.block}:{r.layer_kind}": tolerant(round(fp32 * n), int(r.correct), n, QSVIT_TOLERANCE_PTS) for r in g.itertuples()}
+    else:
+        ok = {f"{r.block}:{r.layer_kind}": tolerant(round(fp32 * n), round(r.accuracy * n), n, QSVIT_TOLERANCE_PTS) for r in g.itertuples()}
     kinds = {f"{r.block}:{r.layer_kind}": r.layer_kind for r in g.itertuples()}
     return ok, kinds
 

@@ -1,0 +1,70 @@
+"""Where the time of `aq4svit reproduce` goes: per notebook, per cached search and sweep, and QSViT's arithmetic.
+
+Reads a finished run (no model runs): the notebooks' times from the figures folder's timing table and every result
+folder under results/<profile>/ (each search's wall time from its reproduce.json stamp, its full evaluations and
+images forwarded from result.json).
+
+    python benchmarks/bench_reproduce.py [--results results/default] [--figures figures]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _record import record  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def searches(results: Path) -> pd.DataFrame:
+    rows = []
+    for stamp in sorted(results.glob("*/*/reproduce.json")):
+        folder = stamp.parent
+        s = json.loads(stamp.read_text())
+        result = folder / "result.json"
+        r = json.loads(result.read_text()) if result.is_file() else {}
+        ev = r.get("evaluations", {})
+        sweep = (folder / "sensitivity.csv").is_file() and not result.is_file()
+        rows.append({"model": folder.parent.name, "folder": folder.name, "kind": "sweep" if sweep else r.get("method", "?"),
+                     "full_evaluations": ev.get("full") if not sweep else len(pd.read_csv(folder / "sensitivity.csv")),
+                     "images_forwarded": r.get("images_forwarded"), "wall_seconds": s.get("seconds")})
+    df = pd.DataFrame(rows)
+    df["seconds_per_full"] = df.wall_seconds / df.full_evaluations
+    return df
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", default=str(ROOT / "results" / "default"))
+    p.add_argument("--figures", default=str(ROOT / "figures"))
+    args = p.parse_args()
+    from aq4svit_lib.report import to_markdown
+
+    nb_path = Path(args.figures) / "tables" / "timings" / "00_notebooks.csv"
+    notebooks = pd.read_csv(nb_path) if nb_path.is_file() else pd.DataFrame(columns=["notebook", "seconds", "machine"])
+    s = searches(Path(args.results))
+    by_kind = s.groupby("kind").agg(runs=("folder", "count"), full_evaluations=("full_evaluations", "sum"),
+                                    wall_seconds=("wall_seconds", "sum")).sort_values("wall_seconds", ascending=False).reset_index()
+    by_kind["share"] = by_kind.wall_seconds / by_kind.wall_seconds.sum()
+    q = s[s.kind == "qsvit"]
+    arithmetic = "\n".join(
+        f"- QSViT on {r.model}: {int(r.full_evaluations)} full evaluations × {r.seconds_per_full:.2f} s = {r.wall_seconds:.0f} s"
+        for r in q.itertuples())
+    body = (f"Notebooks ({notebooks.machine.iloc[0] if len(notebooks) else 'no timing table'}; total "
+            f"{notebooks.seconds.sum():.0f} s):\n\n{to_markdown(notebooks.drop(columns=['machine'], errors='ignore'))}\n"
+            f"Cached searches and sweeps by kind (wall time of their first, cold computation):\n\n"
+            f"{to_markdown(by_kind.round(3))}\nEvery search and sweep:\n\n{to_markdown(s.round(3))}\n"
+            f"Where QSViT's time comes from: its Algorithm 1 measures every (block, kind) group at every width of the list, "
+            f"the whole network and each layer kind at each width, and its Algorithm 3 one evaluation per group; the count, "
+            f"not the engine, bounds it:\n\n{arithmetic}\n")
+    record("reproduce_time", "Where the time of `aq4svit reproduce` goes (default profile)", body)
+
+
+if __name__ == "__main__":
+    main()
