@@ -242,7 +242,7 @@ def _method_fields():
     """Every option field of every registered method, once (methods sharing a settings class share them)."""
     from .search import get_method, method_names
 
-    seen = {}
+    seen: dict[str, dataclasses.Field] = {}
     for name in method_names():
         for f in get_method(name).options():
             seen.setdefault(f.name, f)
@@ -354,15 +354,17 @@ def cmd_search(args) -> int:
 
 def cmd_compare(args) -> int:
     from .report import peer_comparison, to_markdown
-    from .reproduce import PEER_METHODS, compare_methods, get_profile
+    from .reproduce import compare_methods, get_profile
+    from .search.registry import peer_methods
 
-    methods = [m for part in (args.methods or [",".join(PEER_METHODS)]) for m in part.split(",") if m]
+    methods = [m for part in (args.methods or [",".join(peer_methods())]) for m in part.split(",") if m]
     df = peer_comparison(compare_methods(_with_executor(get_profile(args.profile), args), args.model, methods))
     columns = ["method", "saving_vs_fp32", "widths_used", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "full",
                "images_forwarded", "search_seconds", "gap_to_best_known", "hypervolume"]
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(args.out, index=False)
+        from .ioutil import write_text_atomic
+
+        write_text_atomic(args.out, df.to_csv(index=False))
     if args.json:
         print(df.to_json(orient="records", indent=2))
     else:
@@ -376,7 +378,7 @@ def cmd_reproduce(args) -> int:
 
     only = [n for part in (args.only or []) for n in part.split(",") if n]
     timings = run_notebooks(args.profile, only or None, imagenet_root=args.imagenet_root, checkpoint_dir=args.checkpoint_dir,
-                            include_optional=False, executor=_executor(args))
+                            include_optional=False, executor=_executor(args), extended=args.extended)
     total = sum(t["seconds"] for t in timings)
     print(f"executed {len(timings)} notebooks in {total:.0f} s; figures in figures/ (default profile) or results/<profile>/figures")
     return 0
@@ -595,6 +597,8 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p = sub.add_parser("reproduce", help="execute the notebooks headless (papermill): figures, tables, results")
     p.add_argument("--profile", default="default", help="ci, default, full or imagenet")
     p.add_argument("--only", action="append", help="run only these notebooks (prefixes such as 02 or 04_aq4svit_search)")
+    p.add_argument("--extended", action="store_true",
+                   help="also what lies outside the default profile's time: the seed study (09) and notebook 07's long reference run")
     p.add_argument("--imagenet-root", help="imagenet profile: ImageNet folder with val/")
     p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
     p.add_argument("--threads", type=NONNEGATIVE, default=0)
@@ -654,15 +658,73 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     return parser
 
 
+# -- checks at the edge (edges.py): every value by its kind, before any command does work ----------------
+#: option dest -> kind, for every command that has the option
+PATH_ARGS = {
+    "data_root": "input_dir", "imagenet_root": "input_dir", "checkpoint_dir": "input_dir", "results": "input_dir",
+    "checkpoint": "input_file", "init_from": "input_file", "config": "text_file", "show": "text_file", "memo": "memo",
+}
+#: --out of each command: the kind of thing it writes
+OUT_KINDS = {"quantize": "output_file", "compare": "output_file", "config": "output_file", "train": "output_file",
+             "search": "output_dir"}
+
+
+def _option(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_args(args) -> None:
+    """Validate the paths, device and model / data pairing a command line names (UsageError: exit 2, one paragraph)."""
+    from . import edges
+
+    command = args.command
+    for dest, kind in PATH_ARGS.items():
+        value = getattr(args, dest, None)
+        if value is None or (dest == "checkpoint" and value == "default" and not Path(value).exists()):
+            continue
+        if kind == "memo":
+            edges.output_file(value, "--memo")
+            if Path(value).exists():
+                edges.input_file(value, "--memo")
+        elif kind == "text_file":
+            edges.input_file(value, _option(dest), text=True)
+        else:
+            getattr(edges, kind)(value, _option(dest))
+    committed = getattr(args, "committed", None)
+    if committed is not None:
+        if command == "check":
+            edges.input_file(committed, "--committed", text=True)
+        elif getattr(args, "write", False):
+            edges.output_file(committed, "--committed")
+    out = getattr(args, "out", None)
+    if out is not None and command in OUT_KINDS:
+        getattr(edges, OUT_KINDS[command])(out, "--out")
+        if command == "train":
+            edges.output_file(Path(out).with_suffix(".json"), "--out's training log")
+    if getattr(args, "device", None) is not None:
+        edges.device(args.device, "--device")
+    model = getattr(args, "model", None)
+    if model is not None and command in ("eval", "search", "train"):
+        edges.model_fits_data(model, getattr(args, "dataset", "fashion_mnist"))
+    elif model is not None and command == "compare":
+        from .reproduce import get_profile
+
+        edges.model_fits_data(model, get_profile(args.profile).dataset)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(methods=bool(argv) and argv[0] == "search")  # method options import torch: only for search
     args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    _threads(args)
+    if not getattr(args, "func", None):  # a usage error, not a request for help (that is --help)
+        parser.print_usage(sys.stderr)
+        commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+        print(f"aq4svit: error: a command is required, one of: {', '.join(commands)} (`aq4svit --help` says what each does)",
+              file=sys.stderr)
+        return 2
     try:
+        check_args(args)
+        _threads(args)
         return int(args.func(args) or 0)
     except Aq4svitError as exc:
         print(f"aq4svit: error: {exc}", file=sys.stderr)

@@ -21,17 +21,17 @@ def exact(x: float | int | Fraction) -> Fraction:
     return Fraction(repr(float(x)))
 
 
-def drop_below(reference_correct: int, correct: int, n: int, points: float) -> bool:
+def drop_below(reference_correct: int, correct: int, n: int, points: float | Fraction) -> bool:
     """Is the drop from ``reference_correct`` to ``correct`` (of ``n``) strictly below ``points`` percentage points?"""
     return Fraction(100 * (reference_correct - correct)) < exact(points) * n
 
 
-def drop_within(reference_correct: int, correct: int, n: int, points: float) -> bool:
+def drop_within(reference_correct: int, correct: int, n: int, points: float | Fraction) -> bool:
     """Is the drop at most ``points`` percentage points (the boundary included)?"""
     return Fraction(100 * (reference_correct - correct)) <= exact(points) * n
 
 
-def required_correct(reference_correct: int, n: int, delta_points: float, relative: bool = False) -> int:
+def required_correct(reference_correct: int, n: int, delta_points: float | Fraction, relative: bool = False) -> int:
     """Fewest correct answers of ``n`` that keep the drop within ``delta_points`` of ``reference_correct``
     (absolute points, or percent of the reference with ``relative``)."""
     d = exact(delta_points)

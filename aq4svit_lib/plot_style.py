@@ -8,14 +8,36 @@ No matplotlib here: tables use it too.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+class _FromRegistry(Mapping):
+    """A search method's display name / colour / marker comes from its registration (search/registry.py), so a new
+    method brings its own; the few labels that are not methods (the published setting, FP32) are listed here."""
+
+    def __init__(self, attribute: str, extra: dict[str, str]):
+        self.attribute, self.extra = attribute, extra
+
+    def _registered(self) -> dict[str, str]:
+        from .search.registry import all_methods
+
+        return {name: getattr(m, self.attribute) for name, m in all_methods().items()}
+
+    def __getitem__(self, key: str) -> str:
+        registered = self._registered()
+        return registered[key] if key in registered else self.extra[key]
+
+    def __iter__(self):
+        return iter({**self.extra, **self._registered()})
+
+    def __len__(self) -> int:
+        return len({**self.extra, **self._registered()})
+
+
 #: method id -> the name the papers (or the baseline's own literature) use
-METHOD_NAMES = {
-    "qsvit": "QSViT", "greedy": "AQ4SViT-Greedy", "beam": "AQ4SViT-Beam", "sensitivity-ilp": "Sensitivity-ILP",
-    "optuna": "Optuna NSGA-II", "random": "Random", "paper": "QSViT (published setting)", "fp32": "FP32",
-}
-METHOD_COLORS = {"qsvit": "#e76f51", "greedy": "#2a9d8f", "beam": "#264653", "sensitivity-ilp": "#e9c46a", "optuna": "#9d4edd",
-                 "random": "#8d99ae", "paper": "#b56576", "fp32": "#000000"}
-METHOD_MARKERS = {"qsvit": "*", "greedy": "o", "beam": "D", "sensitivity-ilp": "s", "optuna": "^", "random": "x", "paper": "P"}
+METHOD_NAMES: Mapping[str, str] = _FromRegistry("display_name", {"paper": "QSViT (published setting)", "fp32": "FP32"})
+METHOD_COLORS: Mapping[str, str] = _FromRegistry("color", {"paper": "#b56576", "fp32": "#000000"})
+METHOD_MARKERS: Mapping[str, str] = _FromRegistry("marker", {"paper": "P"})
 DECISION_COLORS = {
     "accepted": "#2a9d8f", "kept": "#2a9d8f", "measured": "#8d99ae", "rejected": "#e76f51", "rejected_margin": "#e9c46a",
     "rejected_early": "#f4a261", "pruned_drift": "#6d597a", "pruned_rank": "#9d4edd", "pruned_minibatch": "#b56576", "repair": "#264653",

@@ -304,7 +304,8 @@ def uniform_sweeps(tables: dict[str, pd.DataFrame], setting: str = "", *, floor_
                 cbar_kws={"label": "accuracy drop vs FP32 (pp; blue: gain, red: loss; log beyond ±1)"}, linewidths=0.4,
                 linecolor="white")
     bar = heat.collections[0].colorbar
-    steps = [v for v in (-100, -50, -20, -10, -5, -2, -1, -0.5, 0, 0.5, 1, 2, 5, 10, 20, 50, 100) if norm.vmin <= v <= norm.vmax]
+    lo, hi = float(norm.vmin if norm.vmin is not None else -100), float(norm.vmax if norm.vmax is not None else 100)
+    steps = [v for v in (-100, -50, -20, -10, -5, -2, -1, -0.5, 0, 0.5, 1, 2, 5, 10, 20, 50, 100) if lo <= v <= hi]
     bar.set_ticks(steps)
     bar.set_ticklabels([f"{v:g}" for v in steps])
     bar.ax.tick_params(labelsize=7)
@@ -747,7 +748,7 @@ def peer_fronts(points: dict[str, dict[str, pd.DataFrame]], finals: pd.DataFrame
             for row in answers.itertuples():
                 _hollow(a, row.saving_vs_fp32 * 100, row.search_accuracy * 100, row.method, zorder=5)
             if model in floor:
-                a.axhline(floor[model] * 100, **FLOOR_LINE, label="FP32 − Δ")
+                a.axhline(floor[model] * 100, label="FP32 − Δ", **FLOOR_LINE)  # type: ignore[arg-type]
         if len(answers):
             ax.scatter([], [], s=150, facecolor="none", edgecolor="#333333", linewidth=2, marker="o",
                        label="large outlined marker: each method's answer")
@@ -971,7 +972,7 @@ def collapse(base: pd.DataFrame, setting: str = "", *, delta: float | None = Non
         row = df[df.case == case].iloc[0]
         d = float(row.delta) if "delta" in df and pd.notna(row.get("delta")) else _run_delta(row.run, delta)
         if d is not None:
-            ax.hlines(d, i - 0.45, i + 0.45, color="k", lw=1.6, ls="--", label="Δ of the run" if i == 0 else None, zorder=4)
+            ax.hlines(d, i - 0.45, i + 0.45, color="k", lw=1.6, ls="--", label="Δ of the run" if i == 0 else "_nolegend_", zorder=4)
     ax.axhline(0, color="#868e96", lw=0.6)
     _symlog_points(ax)
     top = float(np.nanmax(df.drop_pts)) if len(df) else 1.0

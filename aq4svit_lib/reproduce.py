@@ -328,8 +328,12 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
 
 def _search_stamp(profile: Profile, model: str, method: str, name, base, overrides: dict):
     """(settings, provenance, digest, folder, whether the folder's stamp matches) of one cached search."""
+    from .provenance import SEARCH_ENTRY
+    from .search import get_method
+
     settings = search_settings(profile, model, method, **overrides)
-    origin = provenance(profile, model)  # hashes the checkpoint's tensors: compute once
+    # the code it depends on: the search's entry and the registering module of the method (found, not imported, by run)
+    origin = provenance(profile, model, (*SEARCH_ENTRY, get_method(method).module))  # hashes the checkpoint's tensors: once
     # keyed on what determines the result (SearchSettings.identity): quiet, export or an evaluation cap do not
     digest = hashlib.sha256(json.dumps({**settings.identity(), **origin}, sort_keys=True, default=str).encode()).hexdigest()[:12]
     out = results_dir(profile, base) / model / (name or method)
@@ -345,17 +349,16 @@ def cached_search(profile: Profile, model: str, method: str, *, name: str | None
     return load_outcome(out, model, method) if complete and (out / "result.json").exists() else None
 
 
-PEER_METHODS = ("qsvit", "greedy", "beam", "sensitivity-ilp", "optuna", "random")
-
-
-def compare_methods(profile: Profile, model: str, methods=PEER_METHODS, *, base=None) -> dict:
+def compare_methods(profile: Profile, model: str, methods=None, *, base=None) -> dict:
     """Every method on one model with the profile's settings (folders reused as by ensure_search): label -> outcome.
 
     The sensitivity ILP's measured scores are QSViT's Algorithm-1 configurations, so it shares QSViT's memo
     when QSViT ran: those evaluations cost no forward pass and count with their original time.
     """
+    from .search.registry import peer_methods
+
     out = {}
-    for method in methods:
+    for method in methods or peer_methods():  # the registered peers, in their order
         memo = None
         if method == "sensitivity-ilp" and "qsvit" in out:
             memo = results_dir(profile, base) / model / "qsvit" / "memo.sqlite"
@@ -549,7 +552,9 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                 params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
             if extended and nb.startswith("07"):
                 params["long_run"] = True
-            variants = [dict(params, method=m) for m in ("greedy", "beam")] if nb.startswith("04") else [params]
+            from .search.registry import notebook_variants
+
+            variants = [dict(params, method=m) for m in notebook_variants()] if nb.startswith("04") else [params]
             for p in variants:
                 suffix = f"_{p['method']}" if "method" in p else ""
                 t0 = time.perf_counter()

@@ -182,8 +182,8 @@ def seed_figure(comparisons: pd.DataFrame, setting: str = ""):
                 if ys.empty:
                     continue
                 x = i + (j - (len(methods) - 1) / 2) * width
-                color = METHOD_COLORS.get(meth) if meth else STAGE_PALETTE[i % len(STAGE_PALETTE)]
-                ax.scatter(x + rng.uniform(-0.15, 0.15, len(ys)) * width, ys, color=color, marker=METHOD_MARKERS.get(meth, "o"),
+                color = METHOD_COLORS.get(str(meth)) if meth else STAGE_PALETTE[i % len(STAGE_PALETTE)]
+                ax.scatter(x + rng.uniform(-0.15, 0.15, len(ys)) * width, ys, color=color, marker=METHOD_MARKERS.get(str(meth), "o"),
                            s=28, alpha=0.8, zorder=3, label=method_name(meth) if meth and i == 0 else None)
                 ax.hlines(ys.mean(), x - 0.35 * width, x + 0.35 * width, color="k", lw=1.6, zorder=4)
         if name == TEST_DROP:

@@ -70,7 +70,7 @@ def main() -> None:
     for hardest_first in (False, True):
         early = evaluator(model, splits, cache=False, hardest_first=hardest_first)
         early.accuracy(QuantConfig())
-        early_res, t_early = timed(lambda: [early.accuracy(c, floor=floor) for c in failing])
+        early_res, t_early = timed(lambda early=early: [early.accuracy(c, floor=floor) for c in failing])
         same = all((f.accuracy >= floor) == bool(e.passed) for f, e in zip(full_res, early_res, strict=True))
         images = sum(e.forwarded for e in early_res)
         order = "hardest-first order" if hardest_first else "natural order"

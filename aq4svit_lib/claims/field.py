@@ -75,7 +75,9 @@ def f3(run: Run) -> Measurement:
        "opposite)", source="notebook 07", figures=("07_fronts",), tables=(PEERS,), notebooks=("07",))
 def f4(run: Run) -> Measurement:
     t = _table(run)
-    flags, qs, parts = {}, [], []
+    flags: dict[str, bool] = {}
+    qs: list[Quantity] = []
+    parts: list[str] = []
     for m in _models(t):
         q = t.loc[(m, "qsvit")]
         best = _best_aq4svit(t, m)

@@ -33,7 +33,7 @@ def q1(run: Run) -> Measurement:
     big = float(t[t.model.str.startswith("sdtv2_55m")].saving_vs_fp32.iloc[0])
     tiny = t[(t.scheme == "uniform") & ~t.model.str.startswith("sdtv2_55m")]
     ours = float(tiny.saving_vs_fp32.iloc[0]) if len(tiny) else None
-    close = abs(big - QSVIT["memory_saving"]) < 0.01
+    close = abs(big - float(QSVIT["memory_saving"])) < 0.01  # type: ignore[arg-type]
     return Measurement(
         "holds" if close else "does not hold",
         "the published setting, costed on the 55M architecture, saves what the paper reports (within 1 pp; our accounting "
@@ -76,7 +76,7 @@ def _se(frame, split: str):
        source="papers.md, QSViT: results", tables=("03_final_settings",), notebooks=("03",))
 def q3(run: Run) -> Measurement:
     return Measurement("not measurable here", "no GPU on this machine; the energy estimates in 03_final_settings are models, not "
-                       "a power measurement", "not measurable here (no GPU); `03_final_settings` gives two energy *estimates*")
+                       "a power measurement", "no GPU here to measure power on; `03_final_settings` gives two energy *estimates* instead")
 
 
 @claim("Q4", paper="QSViT", statement="attention (SDSA) collapses already at 16 bits", paper_value="yes",
@@ -134,7 +134,7 @@ def q5(run: Run) -> Measurement:
     low = int(t[t.sweep == "group"].bits.min())
     ok, kinds = _group_tolerance(t, fp32, n, low)
     failing = sorted(g for g, v in ok.items() if not v)
-    by_kind = {}
+    by_kind: dict[str, int] = {}
     for g in failing:
         by_kind[kinds[g]] = by_kind.get(kinds[g], 0) + 1
     verdict, count = holds_on(paper_pattern, "quantizers")

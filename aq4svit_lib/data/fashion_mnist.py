@@ -85,6 +85,8 @@ def locate(root: str | Path | None = None, download: bool = False) -> Path:
                 if d]
     if explicit:
         what, d = explicit[0]
+        if d.exists() and not d.is_dir():
+            raise DataError(f"{what} {d} is a file, not a folder; pass the folder that holds Fashion-MNIST's IDX files")
         if not d.is_dir():
             raise DataError(f"{what} {d}: no such folder")
         if not (_find_files(d, "train") and _find_files(d, "test")):

@@ -35,6 +35,8 @@ def image_folder(root: str | Path, pool: str, family: str):
     """torchvision ImageFolder of ``<root>/<pool>`` with the family's eval transform."""
     from torchvision.datasets import ImageFolder
 
+    if Path(root).expanduser().exists() and not Path(root).expanduser().is_dir():
+        raise DataError(f"ImageNet root {root} is a file, not a folder (expected <root>/{pool}/<wnid>/*.JPEG)")
     directory = Path(root).expanduser() / pool
     if not directory.is_dir():
         raise DataError(f"ImageNet folder {directory} does not exist (expected <root>/{pool}/<wnid>/*.JPEG)")

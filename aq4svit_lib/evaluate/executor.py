@@ -117,8 +117,27 @@ def register_executor(name: str):
     return wrap
 
 
+#: executor modules in this package (a new backend is one more module named ``*_executor``); others come as plugins
+ENTRY_POINT_GROUP = "aq4svit.executors"
+_DISCOVERED = False
+
+
 def _load_builtin() -> None:
-    from . import ray_executor  # noqa: F401  (registers "ray"; imports Ray only when one is made)
+    """Register every ``*_executor`` module of this package and the installed plugins, once (a module imports its
+    backend, e.g. Ray, only when an executor is made)."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    import importlib
+    import pkgutil
+
+    from ..plugins import load_entry_points
+
+    for info in pkgutil.iter_modules(importlib.import_module(__package__ or "aq4svit_lib.evaluate").__path__):
+        if info.name.endswith("_executor"):
+            importlib.import_module(f"{__package__}.{info.name}")
+    load_entry_points(ENTRY_POINT_GROUP)
 
 
 def get_executor(name: str):

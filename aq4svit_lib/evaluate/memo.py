@@ -5,6 +5,10 @@ quantization scheme, resolved per-layer bits, split, kind of result, code versio
 one committed transaction, hence atomic. A store that is corrupted or truncated is detected
 (``PRAGMA quick_check`` on open, and any database error later), reported once, moved aside as
 ``<name>.corrupt`` and rebuilt empty; the run goes on and simply recomputes.
+
+Only a memo of ours is ever moved aside: a file that holds our ``results`` table, or one named
+``memo.sqlite`` (the name our result folders give theirs). Any other existing file (a text file, a
+folder, another program's database) is refused with a UsageError and left untouched.
 """
 
 from __future__ import annotations
@@ -18,7 +22,14 @@ from pathlib import Path
 
 import torch
 
+from ..errors import UsageError
+
 log = logging.getLogger("aq4svit.memo")
+
+#: the first 16 bytes of every SQLite 3 database file
+SQLITE_HEADER = b"SQLite format 3\x00"
+#: the file name of the memo in a result folder (search/run.py)
+FOLDER_MEMO = "memo.sqlite"
 
 SCHEMA = "CREATE TABLE IF NOT EXISTS results (key TEXT PRIMARY KEY, kind TEXT, value TEXT, created REAL)"
 
@@ -30,6 +41,39 @@ def model_fingerprint(model: torch.nn.Module) -> str:
         h.update(key.encode())
         h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:20]
+
+
+def foreign_reason(path: str | Path) -> str | None:
+    """None when ``path`` may be used (and, if corrupt, moved aside) as our memo; else why it is not ours."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    if path.is_dir():
+        return "is a folder, not a memo file"
+    if not path.is_file():
+        return "is not a regular file"
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not head:
+        return None  # an empty file is an empty database
+    if head != SQLITE_HEADER:
+        return f"is not an aq4svit memo (not an SQLite database; it starts with {head[:8]!r})"
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            db.close()
+    except sqlite3.DatabaseError:
+        if path.name == FOLDER_MEMO:
+            return None  # our result folder's memo, damaged: ours to move aside
+        return "is a damaged SQLite database that cannot be told for an aq4svit memo"
+    if tables and "results" not in tables:
+        return f"is an SQLite database of another program (tables: {', '.join(sorted(tables))}), not an aq4svit memo"
+    return None
 
 
 def result_key(*parts) -> str:
@@ -46,7 +90,15 @@ class Memo:
         self._open()
 
     def _open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        reason = foreign_reason(self.path)
+        if reason:
+            raise UsageError(f"memo {self.path} {reason}; aq4svit only ever moves aside a memo it wrote, so it leaves this one "
+                             "alone: pass a new memo path (or remove the file yourself)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"memo {self.path}: its folder cannot be created ({exc.strerror or exc}); pass a memo path in a "
+                             "writable folder") from None
         try:
             self._db = sqlite3.connect(str(self.path))
             ok = self._db.execute("PRAGMA quick_check").fetchone()[0]

@@ -28,10 +28,14 @@ MAX_LISTED = 25
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Return (state_dict, metadata) from an official .pth/.pt or our .safetensors file."""
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder, not a file; pass a .pth / .pt / .safetensors file")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.suffix == ".safetensors":
-        return _read_safetensors(path)
+        state, meta = _read_safetensors(path)
+        check_finite(state, str(path))
+        return state, meta
     _sniff(path)
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
@@ -43,7 +47,20 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt): {_first_line(exc)}") from None
     except (EOFError, RuntimeError, zipfile.BadZipFile, ValueError, OSError, IndexError, KeyError) as exc:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (truncated or corrupt): {_first_line(exc)}") from None
-    return _unwrap(obj, path), {}
+    state = _unwrap(obj, path)
+    check_finite(state, str(path))
+    return state, {}
+
+
+def check_finite(state: dict[str, torch.Tensor], source: str) -> None:
+    """Weights that cannot be right: a CheckpointError naming every tensor holding NaN or inf."""
+    from ..edges import nonfinite_tensors
+
+    bad = nonfinite_tensors(state)
+    if bad:
+        listed = ", ".join(bad[:MAX_LISTED]) + (f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else "")
+        raise CheckpointError(f"{source} holds non-finite weights (NaN or inf) in {len(bad)} tensor(s): {listed}; a model with "
+                              "them cannot compute anything meaningful: pass a checkpoint of a run that did not diverge")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -37,7 +37,7 @@ class MS_SPS(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         for i, suffix in enumerate(["", "1", "2"]):
             conv, bn = getattr(self, f"proj_conv{suffix}"), getattr(self, f"proj_bn{suffix}")
-            x = getattr(self, f"proj_lif{suffix}")(time_distributed(lambda y: bn(conv(y)), x))
+            x = getattr(self, f"proj_lif{suffix}")(time_distributed(lambda y, bn=bn, conv=conv: bn(conv(y)), x))
             if self.pooling_stat[i] == "1":
                 x = time_distributed(getattr(self, f"maxpool{suffix}"), x)
         pool3 = self.maxpool3 if self.pooling_stat[3] == "1" else nn.Identity()

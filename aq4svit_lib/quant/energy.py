@@ -155,7 +155,9 @@ class PowerMeter:
     def measure(self):
         nvml = self._nvml
         if nvml is None:
-            import pynvml as nvml
+            import pynvml
+
+            nvml = pynvml
         nvml.nvmlInit()
         handle = nvml.nvmlDeviceGetHandleByIndex(self.device_index)
         stop = threading.Event()

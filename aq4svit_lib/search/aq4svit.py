@@ -372,6 +372,8 @@ def run_aq4svit(ctx: SearchContext, settings: AQ4SViTSettings) -> MethodOutput:
 
 
 register_method("greedy", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "greedy"},
-                summary="AQ4SViT Greedy: hierarchical lowering, one unit at a time, drift-gated")(run_aq4svit)
+                summary="AQ4SViT Greedy: hierarchical lowering, one unit at a time, drift-gated",
+                 display_name="AQ4SViT-Greedy", color="#2a9d8f", marker="o", peer=True, notebook_variant=True, order=20)(run_aq4svit)
 register_method("beam", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "beam"},
-                summary="AQ4SViT Beam: K configurations per level, trade moves, rank-gated")(run_aq4svit)
+                summary="AQ4SViT Beam: K configurations per level, trade moves, rank-gated",
+                 display_name="AQ4SViT-Beam", color="#264653", marker="D", peer=True, notebook_variant=True, order=30)(run_aq4svit)

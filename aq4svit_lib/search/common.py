@@ -121,8 +121,8 @@ class Constraint:
             return False
         if self.z == 0:
             return True
-        hits = r.hit_mask() if self.reference is not None else None
-        assert hits is not None, "complete evaluations record per-image hits"
+        hits = r.hit_mask()
+        assert hits is not None and self.reference is not None, "complete evaluations record per-image hits"
         return at_least(r.correct, r.n, self.floor_exact, Fraction(self.z * self.z) * paired_variance(self.reference, hits))
 
 

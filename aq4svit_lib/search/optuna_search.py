@@ -65,7 +65,8 @@ def _storage(optuna, ctx: SearchContext):
 
 
 @register_method("optuna", OptunaSettings, table_file="trials.csv",
-                 summary="Optuna NSGA-II over per-unit widths (memory, accuracy) under a budget of full evaluations")
+                 summary="Optuna NSGA-II over per-unit widths (memory, accuracy) under a budget of full evaluations",
+                 display_name="Optuna NSGA-II", color="#9d4edd", marker="^", peer=True, order=50)
 def run_optuna(ctx: SearchContext, settings: OptunaSettings) -> MethodOutput:
     optuna = _optuna()
     space, trials = ctx.space, Trials(ctx, "optuna")

@@ -173,7 +173,8 @@ class QSViT:
 
 
 @register_method("qsvit", QSViTSettings, table_file="sensitivity.csv",
-                 summary="QSViT's guided methodology: sensitivity sweep, base settings, guided exploration")
+                 summary="QSViT's guided methodology: sensitivity sweep, base settings, guided exploration",
+                 display_name="QSViT", color="#e76f51", marker="*", peer=True, order=10)
 def run_qsvit(ctx: SearchContext, settings: QSViTSettings) -> MethodOutput:
     searcher = QSViT(ctx, settings)
     final, table = searcher.run()

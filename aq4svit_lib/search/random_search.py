@@ -56,7 +56,8 @@ def draw(space: SearchSpace, level: str, count: int, seed: int) -> list[dict[str
 
 
 @register_method("random", RandomSettings, table_file="trials.csv",
-                 summary="random configurations under the same budget of full evaluations (the floor)")
+                 summary="random configurations under the same budget of full evaluations (the floor)",
+                 display_name="Random", color="#8d99ae", marker="x", peer=True, order=60)
 def run_random(ctx: SearchContext, settings: RandomSettings) -> MethodOutput:
     trials = Trials(ctx, "random")
     with ctx.in_phase("random"):

@@ -35,6 +35,14 @@ class SearchMethod:
     table_file: str | None  # where the method's table goes in the result folder
     summary: str
     defaults: dict = field(default_factory=dict)  # fixed fields, e.g. AQ4SViT's ``method``
+    # how the method appears everywhere else, carried by its registration (nothing is edited elsewhere):
+    display_name: str = ""  # figure legends and Markdown tables (default: the name)
+    color: str = "#555555"  # one colour per method in every figure
+    marker: str = "o"
+    peer: bool = False  # one of notebook 07's compared methods (and `aq4svit compare`'s default list)
+    notebook_variant: bool = False  # notebook 04 runs once per such method (its `method` parameter)
+    order: int = 100  # where it appears in lists and tables
+    module: str = ""  # the module that registered it: a cached result keys on its code
 
     def options(self) -> list[dataclasses.Field]:
         """The user-settable fields (those not fixed by the registration)."""
@@ -52,27 +60,63 @@ class SearchMethod:
 _METHODS: dict[str, SearchMethod] = {}
 
 
-def register_method(name: str, settings: type, *, table_file: str | None, summary: str, defaults: dict | None = None):
-    """Decorator: ``@register_method("greedy", AQ4SViTSettings, ...)`` on ``run(ctx, settings)``."""
+def register_method(name: str, settings: type, *, table_file: str | None, summary: str, defaults: dict | None = None,
+                    display_name: str = "", color: str = "#555555", marker: str = "o", peer: bool = False,
+                    notebook_variant: bool = False, order: int = 100):
+    """Decorator: ``@register_method("greedy", AQ4SViTSettings, ...)`` on ``run(ctx, settings)``; the keywords say how
+    the method appears in figures, tables, notebook 07 (``peer``) and notebook 04 (``notebook_variant``)."""
 
     def wrap(run):
         if name in _METHODS:
             raise ValueError(f"search method {name!r} is registered twice")
-        _METHODS[name] = SearchMethod(name, settings, run, table_file, summary, dict(defaults or {}))
+        _METHODS[name] = SearchMethod(name, settings, run, table_file, summary, dict(defaults or {}), display_name or name, color,
+                                      marker, peer, notebook_variant, order, run.__module__)
         return run
 
     return wrap
 
 
+_DISCOVERED = False
+ENTRY_POINT_GROUP = "aq4svit.methods"
+
+
+def discover() -> None:
+    """Register the built-in methods (every module of this package) and the installed plugins (entry points), once."""
+    global _DISCOVERED
+    if _DISCOVERED:
+        return
+    _DISCOVERED = True
+    from ..plugins import import_package_modules, load_entry_points
+
+    import_package_modules(__package__ or "aq4svit_lib.search", skip=("run",))
+    load_entry_points(ENTRY_POINT_GROUP)
+
+
+def all_methods() -> dict[str, SearchMethod]:
+    discover()
+    return dict(sorted(_METHODS.items(), key=lambda kv: (kv[1].order, kv[0])))
+
+
 def get_method(name: str) -> SearchMethod:
-    if name not in _METHODS:
-        raise UsageError(f"unknown method {name!r}; valid methods: {', '.join(_METHODS)}")
-    return _METHODS[name]
+    methods = all_methods()
+    if name not in methods:
+        raise UsageError(f"unknown method {name!r}; valid methods: {', '.join(methods)}")
+    return methods[name]
 
 
 def method_names() -> tuple[str, ...]:
-    return tuple(_METHODS)
+    return tuple(all_methods())
+
+
+def peer_methods() -> tuple[str, ...]:
+    """Notebook 07's compared methods, in their registered order."""
+    return tuple(n for n, m in all_methods().items() if m.peer)
+
+
+def notebook_variants() -> tuple[str, ...]:
+    """The methods notebook 04 runs, one executed copy each."""
+    return tuple(n for n, m in all_methods().items() if m.notebook_variant)
 
 
 def list_methods() -> str:
-    return choices(_METHODS)
+    return choices(all_methods())

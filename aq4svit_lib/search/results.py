@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -61,7 +62,7 @@ class ResultFolder:
     def __init__(self, path: str | Path, resume: bool = False, force: bool = False, dry: bool = False):
         self.path = Path(path)
         self.resume = resume
-        self._lock = None
+        self._lock: Any = None  # an edges.FolderLock while this process writes the folder
         self._created: list[Path] = []  # what prepare created (abandon removes exactly these)
         if not dry:
             self._check(force)

@@ -26,7 +26,6 @@ from ..quant.config import QuantConfig
 from ..quant.energy import energy_summary, energy_table, measure_activity
 from ..quant.export import export_packed
 from ..quant.memory import MemoryModel
-from . import aq4svit, optuna_search, qsvit, random_search, sensitivity_ilp  # noqa: F401  (importing a method module registers it)
 from .common import Constraint, SearchContext, fp32_bits
 from .registry import get_method
 from .results import ResultFolder

@@ -210,6 +210,7 @@ class SensitivityILP:
 
 
 @register_method("sensitivity-ilp", SensitivityILPSettings, table_file="ilp_front.csv",
-                 summary="per-unit sensitivity scores, then an exact integer program (HiGHS) over a sweep of budgets")
+                 summary="per-unit sensitivity scores, then an exact integer program (HiGHS) over a sweep of budgets",
+                 display_name="Sensitivity-ILP", color="#e9c46a", marker="s", peer=True, order=40)
 def run_sensitivity_ilp(ctx: SearchContext, settings: SensitivityILPSettings) -> MethodOutput:
     return SensitivityILP(ctx, settings).run()
