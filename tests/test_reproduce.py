@@ -94,13 +94,15 @@ def test_a_changed_weight_or_code_changes_what_cached_results_are_keyed_on(tmp_p
 def test_sweeps_key_on_the_code_they_import_not_on_other_search_methods():
     from aq4svit_lib.provenance import SEARCH_ENTRY, SWEEP_ENTRY, import_closure
 
-    sweep, search = set(import_closure(*SWEEP_ENTRY)), set(import_closure(*SEARCH_ENTRY))
+    # a search keys on its entry and on its method's registering module (found by discovery, not imported by run)
+    sweep, search = set(import_closure(*SWEEP_ENTRY)), set(import_closure(*SEARCH_ENTRY, "aq4svit_lib.search.aq4svit"))
     assert {"aq4svit_lib.search.sensitivity", "aq4svit_lib.search.common", "aq4svit_lib.evaluate.engine",
-            "aq4svit_lib.quant.quantizers"} <= sweep < search
+            "aq4svit_lib.quant.quantizers"} <= sweep < set(import_closure(*SEARCH_ENTRY, "aq4svit_lib.search.qsvit"))
     # editing the gate, Beam or the verification step must not discard an hour of QSViT sweeps
     assert not sweep & {"aq4svit_lib.search.gate", "aq4svit_lib.search.aq4svit", "aq4svit_lib.search.verify",
                         "aq4svit_lib.search.qsvit", "aq4svit_lib.search.run"}
     assert {"aq4svit_lib.search.gate", "aq4svit_lib.search.verify", "aq4svit_lib.models.checkpoint"} <= search
+    assert "aq4svit_lib.search.optuna_search" not in search  # another method's code does not discard Greedy's results
 
 
 @pytest.fixture

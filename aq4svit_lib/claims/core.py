@@ -161,7 +161,7 @@ class Run:
         if name not in self._cache:
             path = self.tables / f"{name}.csv"
             if not path.is_file():
-                raise MissingTable(f"table {name} is missing from {self.tables}")
+                raise MissingTable(f"table {name} is missing from this run")
             self._cache[name] = pd.read_csv(path)
         return self._cache[name]
 
