@@ -22,17 +22,22 @@ from .core import (
 MAIN = "05_comparison"
 
 
-def _main(run: Run):
-    t = run.table(MAIN)
-    bits = t.bits.mode().iloc[0]  # the profile's search space (the full profile adds QSViT's list as a second one)
-    return t[t.bits == bits].set_index(["model", "method"])
+def _main(run: Run, table=None):
+    """Rows of the profile's search space (the full profile adds QSViT's list as a second one), by (model, method)."""
+    t = run.table(MAIN) if table is None else table
+    return t[t.bits == t.bits.mode().iloc[0]].set_index(["model", "method"])
+
+
+def _seconds(run: Run):
+    """Each search's wall-clock seconds (the timings table), by (model, method)."""
+    return _main(run, run.timing(MAIN)).search_seconds
 
 
 def _models(t) -> list[str]:
     return list(dict.fromkeys(t.index.get_level_values("model")))
 
 
-def _smaller(t, run: Run, a: str, b: str, claim_id: str):
+def _smaller(t, run: Run, a: str, b: str):
     """Per model: how much smaller ``a``'s answer is than ``b``'s (in % of b's memory, and in pp of FP32 memory)."""
     flags, quantities, parts = {}, [], []
     for m in _models(t):
@@ -86,8 +91,7 @@ def a0(run: Run) -> Measurement:
        notebooks=("05",))
 def a1(run: Run) -> Measurement:
     t = _main(run)
-    times = run.timing(MAIN)
-    times = times[times.bits == times.bits.mode().iloc[0]].set_index(["model", "method"]).search_seconds
+    times = _seconds(run)
     flags, qs, parts = {}, [], []
     for m in _models(t):
         if (m, "qsvit") not in times.index or (m, "greedy") not in times.index:
@@ -108,7 +112,7 @@ def a1(run: Run) -> Measurement:
        figures=("05_bitmap_sdt_tiny", "05_bitmap_sdtv2_tiny", "05_bitmap_sdtv3_tiny", "05_fronts"), tables=("05_comparison",), notebooks=("05",))
 def a2(run: Run) -> Measurement:
     t = _main(run)
-    flags, qs, parts = _smaller(t, run, "greedy", "qsvit", "A2")
+    flags, qs, parts = _smaller(t, run, "greedy", "qsvit")
     g, gtext = _savings(t, run, "greedy")
     q, qtext = _savings(t, run, "qsvit")
     verdict, count = holds_on(flags)
@@ -123,9 +127,9 @@ def a2(run: Run) -> Measurement:
        tables=("05_comparison",), notebooks=("05",))
 def a3(run: Run) -> Measurement:
     t = _main(run)
-    flags, qs, parts = _smaller(t, run, "beam", "greedy", "A3")
+    flags, qs, parts = _smaller(t, run, "beam", "greedy")
     b, btext = _savings(t, run, "beam")
-    vs_q = _smaller(t, run, "beam", "qsvit", "A3")[2]
+    vs_q = _smaller(t, run, "beam", "qsvit")[2]
     verdict, count = holds_on(flags)
     backoffs = {m: int(t.loc[(m, "beam")].backoff_steps) for m in _models(t) if (m, "beam") in t.index and t.loc[(m, "beam")].backoff_steps > 0}
     note = ("; Beam backed off on `verify` on " + ", ".join(f"`{m}` ({k} step{'s' if k > 1 else ''})" for m, k in backoffs.items())) if backoffs else ""
@@ -139,8 +143,7 @@ def a3(run: Run) -> Measurement:
        notebooks=("05",))
 def a4(run: Run) -> Measurement:
     t = _main(run)
-    times = run.timing(MAIN)
-    times = times[times.bits == times.bits.mode().iloc[0]].set_index(["model", "method"]).search_seconds
+    times = _seconds(run)
     flags, qs, parts = {}, [], []
     for m in _models(t):
         if (m, "beam") not in times.index or (m, "greedy") not in times.index:

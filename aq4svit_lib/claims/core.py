@@ -39,9 +39,11 @@ class Tolerance:
     basis: str
     relative: bool = False
 
-    def allows(self, committed: float, now: float) -> bool:
-        if committed is None or now is None or _nan(committed) or _nan(now):
-            return _nan(committed) == _nan(now) if committed is not None and now is not None else committed is None and now is None
+    def allows(self, committed: float | None, now: float | None) -> bool:
+        missing = (committed is None or _nan(committed), now is None or _nan(now))
+        if any(missing):  # a value that is absent (or NaN) must be absent on both sides
+            return missing[0] and missing[1] and (committed is None) == (now is None)
+        assert committed is not None and now is not None
         if self.relative:
             return abs(now - committed) <= self.value * abs(committed) + TABLE_RESOLUTION
         return abs(now - committed) <= self.value + TABLE_RESOLUTION / 2 + 1e-12
