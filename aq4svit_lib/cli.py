@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import __version__
+from . import __version__, schema
 from .errors import Aq4svitError, UsageError
 
 
@@ -39,27 +39,16 @@ def _number(kind, low=None, high=None, low_open=False, allow_inf=False):
 
 POSITIVE = _number(int, 1)
 NONNEGATIVE = _number(int, 0)
-POINTS = _number(float, 0, 100, low_open=True)  # an accuracy drop in points: 0 < x <= 100
-
-
-#: search.space.DEFAULT_BITS, spelled out so `aq4svit --help` need not import torch (a test keeps them equal)
-DEFAULT_BITS = (32, 8, 6, 4, 3, 2)
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
+    """The data's and the splits' flags, from their declarations (DataSettings, SplitSpec)."""
+    from .data import SplitSpec
+    from .search.settings import DataSettings
+
     g = p.add_argument_group("data")
-    g.add_argument("--data-root", help="folder with the Fashion-MNIST IDX files (default: look-up order in README)")
-    g.add_argument("--download", action="store_true", help="let torchvision download Fashion-MNIST if it is missing")
-    g.add_argument("--search-size", type=POSITIVE, default=2000, help="images in the search split (default 2000)")
-    g.add_argument("--verify-size", type=NONNEGATIVE, default=3000,
-                   help="images in the verify split, disjoint from search, that checks a search's answer (default 3000; 0: none)")
-    g.add_argument("--minibatch-size", type=POSITIVE, default=256, help="images in the drift-gate minibatch (default 256)")
-    g.add_argument("--split-seed", type=NONNEGATIVE, default=0,
-                   help="seed that draws the held-out search + verify images (default 0); the shipped models were trained "
-                        "without seed 0's draw, so with them another seed puts their training images into search (use --resample)")
-    g.add_argument("--resample", type=NONNEGATIVE, default=0,
-                   help="re-partition the same held-out images into search and verify with this seed (default 0: the draw's "
-                        "order); another search split without leaking training images")
+    schema.add_arguments(g, DataSettings, only=("root", "download"))
+    schema.add_arguments(g, SplitSpec)
     g.add_argument("--threads", type=NONNEGATIVE, default=0, help="torch CPU threads (default: torch's choice)")
 
 
@@ -87,12 +76,7 @@ def _with_executor(prof, args):
 def _spec(args):
     from .data import SplitSpec
 
-    return SplitSpec(args.search_size, args.minibatch_size, args.split_seed, args.verify_size, resample=args.resample)
-
-
-def _batch(args) -> dict:
-    """--batch-size when given; otherwise the library's default."""
-    return {} if args.batch_size is None else {"batch_size": args.batch_size}
+    return SplitSpec(**schema.from_args(SplitSpec, args))
 
 
 def _threads(args) -> None:
@@ -154,11 +138,17 @@ def _model(args, load_default: bool = True):
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", default="sdtv2_tiny", help="registered model name (see `aq4svit info`)")
-    p.add_argument("--checkpoint", help="checkpoint file (official .pth or ours); default: the shipped one for *_tiny")
+    from .search.settings import ModelSettings
+
+    schema.add_arguments(p, ModelSettings)
     p.add_argument("--kd", action=argparse.BooleanOptionalAction, default=None, help="SDT v2: build with / without head_kd")
     p.add_argument("--time-steps", type=POSITIVE, help="override T (SDT v1 / v2)")
-    p.add_argument("--fuse-repconv", action="store_true", help="SDT v2: fuse each RepConv branch into one 3x3 conv before quantizing")
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    from .search.settings import EngineSettings
+
+    schema.add_arguments(p.add_argument_group("the evaluation engine"), EngineSettings)
 
 
 def _splits(args, model=None):
@@ -175,7 +165,7 @@ def cmd_eval(args) -> int:
 
     model = _model(args)
     config = _load_config(args.config, args.model)
-    with Evaluator(model, _splits(args, model), device=args.device, quiet=True if args.quiet else None, **_batch(args)) as ev:
+    with Evaluator(model, _splits(args, model), device=args.device, quiet=args.quiet, batch_size=args.batch_size) as ev:
         r = ev.accuracy(config, args.split)
     source = _data_source(args)
     if args.json:
@@ -275,14 +265,10 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
     groups: dict[type, list[str]] = {}
     for name in method_names():
         groups.setdefault(get_method(name).settings, []).append(name)
-    def shown(f) -> str:
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc,operator]
-        return ",".join(default) if isinstance(default, tuple) else str(default)
-
     defaults: dict[str, dict[str, str]] = {}  # option -> {methods: default}: a name several methods share
-    for names in groups.values():
+    for cls, names in groups.items():
         for f in get_method(names[0]).options():
-            defaults.setdefault(f.name, {})[" / ".join(names)] = shown(f)
+            defaults.setdefault(f.name, {})[" / ".join(names)] = schema.shown_default(cls, f)
     done = set()
     for cls, names in groups.items():
         g = p.add_argument_group(f"{cls.__name__} (--method {' / '.join(names)})")
@@ -295,9 +281,10 @@ def _add_method_options(p: argparse.ArgumentParser) -> None:
             if len(set(per_method.values())) > 1:
                 text = f"{text} (default: " + "; ".join(f"{v} for {k}" for k, v in per_method.items()) + ")"
             elif "default" not in text:
-                text = f"{text} (default {shown(f)})"
+                text = f"{text} (default: {schema.shown_default(cls, f)})"
+            spec = schema.spec_of(f)  # a declared option is read by its constraint; an undeclared one by its type
             g.add_argument("--" + f.name.replace("_", "-"), dest=f.name, default=argparse.SUPPRESS, help=text,
-                           **_option_kwargs(f, hints[f.name]))
+                           **(schema.argument_kwargs(spec) if spec and spec.constraint else _option_kwargs(f, hints[f.name])))
 
 
 def search_settings_from_args(args):
@@ -311,22 +298,16 @@ def search_settings_from_args(args):
     if foreign:
         names = ", ".join("--" + n.replace("_", "-") for n in foreign)
         raise UsageError(f"{names}: not an option of --method {args.method} (see `aq4svit search --help`)")
-    scheme = QuantScheme(args.scheme, args.granularity, args.rounding, seed=args.seed)
+    from .search.settings import EngineSettings
+
+    scheme = QuantScheme(**schema.from_args(QuantScheme, args), seed=args.seed)
     overrides = {k: v for k, v in (("kd", args.kd), ("T", args.time_steps)) if v is not None}
     return SearchSettings.build(
-        args.method, args.model, checkpoint=args.checkpoint, delta=1.5 if args.delta is None else args.delta, relative=args.relative,
-        bits=args.bits, scheme=scheme, seed=args.seed, spec=_spec(args), dataset=args.dataset,
+        args.method, args.model, checkpoint=args.checkpoint, scheme=scheme, spec=_spec(args), dataset=args.dataset,
         data_root=args.imagenet_root if args.dataset == "imagenet" else args.data_root, download=args.download,
-        search_confidence=args.search_confidence, verify_confidence=args.verify_confidence, max_evaluations=args.max_evaluations, model_overrides=overrides,
-        fuse_repconv=args.fuse_repconv, device=args.device, quiet=True if args.quiet else None, **_batch(args), **given,
+        model_overrides=overrides, fuse_repconv=args.fuse_repconv, **schema.from_args(SearchSettings, args),
+        **schema.from_args(EngineSettings, args), **given,
     )
-
-
-def _settings_default(name: str):
-    """A SearchSettings field's default (the CLI shows the library's defaults, never a copy of them)."""
-    from .search.settings import SearchSettings
-
-    return SearchSettings.__dataclass_fields__[name].default
 
 
 def cmd_search(args) -> int:
@@ -512,79 +493,59 @@ def cmd_train(args) -> int:
     return 0
 
 
-def build_parser(methods: bool = True) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aq4svit", description="Automated post-training quantization search for spiking vision transformers (QSViT and AQ4SViT).")
-    parser.add_argument("--version", action="version", version=f"aq4svit {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("info", help="print the model zoo and the default dataset's splits")
+def _args_info(p: argparse.ArgumentParser) -> None:
     _add_data_args(p)
-    p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("data", help="check (or --download) the default dataset and print its splits")
+
+def _args_data(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     _add_data_args(p)
-    p.set_defaults(func=cmd_data)
 
-    p = sub.add_parser("eval", help="accuracy of a model (optionally under a quant config) on a split")
+
+def _args_eval(p: argparse.ArgumentParser) -> None:
     _add_model_args(p)
     p.add_argument("--split", default="test", help="train, search, minibatch, verify or test (default test)")
     p.add_argument("--config", help="quant config JSON (default: FP32)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
-    p.add_argument("--device", help="cpu / cuda (default: cuda when available)")
-    p.add_argument("--quiet", action="store_true")
+    _add_engine_args(p)
     _add_data_args(p)
-    p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("quantize", help="export a model quantized with a config as bit-packed safetensors")
+
+def _args_quantize(p: argparse.ArgumentParser) -> None:
     _add_model_args(p)
     p.add_argument("--config", required=True, help="quant config JSON")
     p.add_argument("--out", required=True, help="output .safetensors file")
-    p.set_defaults(func=cmd_quantize)
 
-    p = sub.add_parser("memory", help="memory of a model under a config, per stage, and saving vs FP32")
+
+def _args_memory(p: argparse.ArgumentParser) -> None:
     _add_model_args(p)
     p.add_argument("--config", help="quant config JSON (default: FP32)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
-    p.set_defaults(func=cmd_memory)
 
-    p = sub.add_parser("search", help="run a registered search method (qsvit, greedy, beam, ...) and write a result folder")
+
+def _args_search(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", required=True, help="a registered search method (`aq4svit search --help` lists them)")
     _add_model_args(p)
+    from .quant import QuantScheme
+    from .search.settings import DataSettings, SearchSettings
+
     p.add_argument("--out", help="result folder (default results/<model>/<method>)")
-    p.add_argument("--delta", type=POINTS, default=None, help="allowed accuracy drop in points (default 1.5; QSViT's paper used 2.1)")
-    p.add_argument("--relative", action="store_true", help="delta is relative (percent of FP32 accuracy)")
-    p.add_argument("--bits", default=",".join(map(str, DEFAULT_BITS)),
-                   help=f"bit widths to search over (subset of 2..16 and 32; default {','.join(map(str, DEFAULT_BITS))}; QSViT's paper: 32,16,12,8,4)")
-    p.add_argument("--scheme", default="uniform", help="uniform or fixed_point")
-    p.add_argument("--granularity", default="per_channel", help="per_channel or per_tensor")
-    p.add_argument("--rounding", default="nearest", help="nearest, truncate or stochastic")
-    search_conf, verify_conf = (_settings_default(n) for n in ("search_confidence", "verify_confidence"))
-    p.add_argument("--search-confidence", type=_number(float, 0.5, 1), default=search_conf,
-                   help="while searching, a candidate is feasible only if its drop is within delta with this one-sided "
-                        f"confidence (paired margin on the search split; 0.5: the count rule; default {search_conf})")
-    p.add_argument("--verify-confidence", type=_number(float, 0.5, 1), default=verify_conf,
-                   help="the same rule for the final check on the held-out verify split (back-off when it fails; "
-                        f"default {verify_conf})")
-    if methods:
-        _add_method_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    g = p.add_argument_group("the constraint and the search space (SearchSettings)")
+    schema.add_arguments(g, SearchSettings)
+    schema.add_arguments(g, QuantScheme)
+    _add_method_options(p)
     p.add_argument("--resume", action="store_true", help="continue a killed run from its trace and memo")
     p.add_argument("--force", action="store_true", help="overwrite another run's results in --out")
     p.add_argument("--memo", help="memo file (default <out>/memo.sqlite)")
-    p.add_argument("--max-evaluations", type=POSITIVE, help="stop after N candidate evaluations (resume later without it)")
-    p.add_argument("--batch-size", type=POSITIVE, help="evaluation batch (default: data.EVAL_BATCH_SIZE, tuned for CPU)")
-    p.add_argument("--device")
-    p.add_argument("--dataset", default="fashion_mnist", help="fashion_mnist or imagenet")
+    _add_engine_args(p)
+    schema.add_arguments(p, DataSettings, only=("dataset",))
     p.add_argument("--imagenet-root", help="ImageNet folder with val/ (and optionally train/)")
-    p.add_argument("--quiet", action="store_true")
     p.add_argument("--json", action="store_true", help="print result.json (and the folder) instead of the summary")
     _add_data_args(p)
     _add_executor_args(p)
-    p.set_defaults(func=cmd_search)
 
-    p = sub.add_parser("compare", help="every search method on one model with a profile's settings: the peer table")
+
+def _args_compare(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="default", help="ci, default, full or imagenet")
     p.add_argument("--model", default="sdtv2_tiny")
     p.add_argument("--methods", action="append", help="comma-separated (default: qsvit, greedy, beam, sensitivity-ilp, optuna, random)")
@@ -592,9 +553,9 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the full table as JSON records")
     p.add_argument("--threads", type=NONNEGATIVE, default=0)
     _add_executor_args(p)
-    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("reproduce", help="execute the notebooks headless (papermill): figures, tables, results")
+
+def _args_reproduce(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default="default", help="ci, default, full or imagenet")
     p.add_argument("--only", action="append", help="run only these notebooks (prefixes such as 02 or 04_aq4svit_search)")
     p.add_argument("--extended", action="store_true",
@@ -603,24 +564,24 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", help="imagenet profile: folder with the official checkpoints")
     p.add_argument("--threads", type=NONNEGATIVE, default=0)
     _add_executor_args(p)
-    p.set_defaults(func=cmd_reproduce)
 
-    p = sub.add_parser("check", help="recompute every claim from a run's tables and compare it with the committed values")
+
+def _args_check(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="a figures folder written by `aq4svit reproduce` (default: the committed gallery, figures/)")
     p.add_argument("--committed", help="the committed claims file (default figures/claims.json)")
     p.add_argument("--claim", action="append", help="check only these claims (e.g. A1, or A1,A4)")
     p.add_argument("--json", action="store_true", help="print every claim's quantities as JSON")
-    p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("claims", help="print the claims computed from a run; --write the committed values, --render the documents")
+
+def _args_claims(p: argparse.ArgumentParser) -> None:
     p.add_argument("--results", help="a figures folder written by `aq4svit reproduce` (default: the committed gallery, figures/)")
     p.add_argument("--committed", help="the claims file to write (default figures/claims.json)")
     p.add_argument("--write", action="store_true", help="write the committed claims file from this run")
     p.add_argument("--render", action="store_true", help="render REPRODUCTION.md and the README's generated sections from this run")
     p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_claims)
 
-    p = sub.add_parser("config", help="write (or --show and validate) a quantization config")
+
+def _args_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="sdtv2_tiny", help="the model the config is validated against")
     p.add_argument("--show", help="validate and print an existing config file instead of writing one")
     p.add_argument("--default", type=int, default=32, help="network default bits")
@@ -629,13 +590,13 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--block", action="append", help="BLOCK=BITS, e.g. block3.0=8")
     p.add_argument("--block-kind", action="append", help="BLOCK:KIND=BITS, e.g. block3.0:q=32")
     p.add_argument("--layer", action="append", help="LAYER=BITS (module path)")
-    p.add_argument("--scheme", default="uniform")
-    p.add_argument("--granularity", default="per_channel")
-    p.add_argument("--rounding", default="nearest")
-    p.add_argument("--out", help="output JSON file (default: print)")
-    p.set_defaults(func=cmd_config)
+    from .quant import QuantScheme
 
-    p = sub.add_parser("train", help="train a default model on the Fashion-MNIST train split")
+    schema.add_arguments(p, QuantScheme)
+    p.add_argument("--out", help="output JSON file (default: print)")
+
+
+def _args_train(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="sdtv2_tiny")
     p.add_argument("--epochs", type=POSITIVE, default=20)
     p.add_argument("--batch-size", type=POSITIVE, default=128)
@@ -654,7 +615,36 @@ def build_parser(methods: bool = True) -> argparse.ArgumentParser:
     p.add_argument("--out", help="checkpoint path (.safetensors); a .json training log is written beside it")
     p.add_argument("--quiet", action="store_true", help="no progress bar (one line per epoch only)")
     _add_data_args(p)
-    p.set_defaults(func=cmd_train)
+
+
+#: (command, help, its options, what runs it), in `aq4svit --help` order
+COMMANDS = (
+    ("info", "print the model zoo and the default dataset's splits", _args_info, cmd_info),
+    ("data", "check (or --download) the default dataset and print its splits", _args_data, cmd_data),
+    ("eval", "accuracy of a model (optionally under a quant config) on a split", _args_eval, cmd_eval),
+    ("quantize", "export a model quantized with a config as bit-packed safetensors", _args_quantize, cmd_quantize),
+    ("memory", "memory of a model under a config, per stage, and saving vs FP32", _args_memory, cmd_memory),
+    ("search", "run a registered search method (qsvit, greedy, beam, ...) and write a result folder", _args_search, cmd_search),
+    ("compare", "every search method on one model with a profile's settings: the peer table", _args_compare, cmd_compare),
+    ("reproduce", "execute the notebooks headless (papermill): figures, tables, results", _args_reproduce, cmd_reproduce),
+    ("check", "recompute every claim from a run's tables and compare it with the committed values", _args_check, cmd_check),
+    ("claims", "print the claims computed from a run; --write the committed values, --render the documents", _args_claims, cmd_claims),
+    ("config", "write (or --show and validate) a quantization config", _args_config, cmd_config),
+    ("train", "train a default model on the Fashion-MNIST train split", _args_train, cmd_train),
+)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The command line; ``only``: give that command its options and the others none (options that come from
+    the settings' declarations import the library, which `aq4svit check` or `--version` should not pay for)."""
+    parser = argparse.ArgumentParser(prog="aq4svit", description="Automated post-training quantization search for spiking vision transformers (QSViT and AQ4SViT).")
+    parser.add_argument("--version", action="version", version=f"aq4svit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, text, add_options, func in COMMANDS:
+        p = sub.add_parser(name, help=text)
+        if only is None or only == name:
+            add_options(p)
+        p.set_defaults(func=func)
     return parser
 
 
@@ -714,7 +704,7 @@ def check_args(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser(methods=bool(argv) and argv[0] == "search")  # method options import torch: only for search
+    parser = build_parser(only=next((a for a in argv if not a.startswith("-")), ""))  # the named command's options only
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):  # a usage error, not a request for help (that is --help)
         parser.print_usage(sys.stderr)

@@ -78,7 +78,7 @@ def setting(profile, *, delta=None, bits=None, scheme=None) -> str:
     scheme = scheme or getattr(profile, "scheme", None)
     quantizer = scheme.key() if scheme is not None else "uniform/per_channel/nearest"
     dataset = {"fashion_mnist": "Fashion-MNIST", "imagenet": "ImageNet"}.get(profile.dataset, profile.dataset)
-    test = "all" if profile.test_size is None else str(profile.test_size)
+    test = "all" if profile.spec.test_size is None else str(profile.spec.test_size)
     delta = profile.delta if delta is None else delta
     return (f"{dataset} · profile {profile.name} · Δ = {delta:g} pp · bits {fmt_bits(bits or profile.bits)} · {quantizer} · "
-            f"search/verify/test {profile.search_size}/{profile.verify_size}/{test} images")
+            f"search/verify/test {profile.spec.search_size}/{profile.spec.verify_size}/{test} images")

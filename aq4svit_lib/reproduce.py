@@ -19,14 +19,14 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .data import EVAL_BATCH_SIZE, SplitSpec
+from .data import SplitSpec
 from .errors import CheckpointError, UsageError, choices
 from .ioutil import write_json_atomic
-from .search.space import DEFAULT_BITS, QSVIT_BITS
+from .search.space import QSVIT_BITS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = (
@@ -43,36 +43,27 @@ OPTIONAL_NOTEBOOKS = ("00_train_default_models",)
 EXTENDED_NOTEBOOKS = ("09_seed_study",)
 
 
+def template(**values) -> tuple[tuple[str, Any], ...]:
+    """A profile's search settings: the flat names of SearchSettings.build (a method's own options included) that the
+    profile changes; everything else is the declared default. A tuple of pairs: profiles are hashable (caches key on them)."""
+    return tuple(sorted(values.items()))
+
+
 @dataclass(frozen=True)
 class Profile:
     name: str
     models: tuple[str, ...] = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
     dataset: str = "fashion_mnist"
-    search_size: int = 2000
-    minibatch_size: int = 256
-    verify_size: int = 3000  # checks each search's answer; drawn from the training pool, disjoint from search
-    test_size: int | None = None  # None: the whole test set (the ci profile uses its first images only)
-    resample: int = 0  # SplitSpec.resample: the same held-out images cut into another search / verify (seed study)
-    bits: tuple[int, ...] = DEFAULT_BITS
-    scheme: Any = None  # a QuantScheme for every search; None: the searches' default (uniform, per-channel, nearest)
+    spec: SplitSpec = SplitSpec()  # the splits (the verify split checks each search's answer)
+    search: tuple[tuple[str, Any], ...] = ()  # the settings template of every search (see template())
     qsvit_bits: tuple[int, ...] = QSVIT_BITS  # QSViT's own list, for its Algorithm-1 figure
     extra_bits: tuple[tuple[int, ...], ...] = ()  # further bit lists (full profile)
-    delta: float = 1.5  # AQ4SViT's constraint, also used for QSViT in the comparison
     qsvit_paper_delta: float = 2.1
-    beam_width: int = 3
-    beam_gate: str = "rank"  # Beam's gate policy (Greedy always uses the threshold gate)
-    trade_partners: int = 3
-    levels: tuple[str, ...] = ("network", "stage", "block")  # AQ4SViT's hierarchy (the ci profile stops at stages: CI time)
-    search_confidence: float = 0.99  # paired margin on search while searching (Constraint.accepts); 0.5: the count rule
-    verify_confidence: float = 0.5  # the held-out check of the answer (search/verify.py); 0.5: the count rule
-    baseline_budget: int = 60  # full evaluations of the random and Optuna baselines (about Beam's count here)
     long_run_factor: int = 10  # the long Optuna run behind "best known feasible": this many times the budget, once
     long_run_models: tuple[str, ...] | None = None  # None: the sensitivity model only (the long run costs ~10 searches)
     long_run: bool = False  # compute the long run in notebook 07 (default: only with --extended, outside the time aim)
-    batch_size: int = EVAL_BATCH_SIZE
     sensitivity_model: str = "sdtv2_tiny"  # the paper studied SDTv2
     checkpoints: tuple = ()  # (model, checkpoint path) pairs; the shipped checkpoint when absent
-    device: str | None = None
     imagenet_root: str | None = None
     # where evaluations run (evaluate/executor.py): how, not what -- never part of a result's cache key
     executor: str = "serial"  # serial or ray
@@ -80,28 +71,51 @@ class Profile:
     ray_address: str | None = None  # ray: join this cluster (None: start a local one)
     gpus_per_worker: float = 0.0  # ray: fractions allowed
 
+    def setting(self, name: str, method: str | None = None) -> Any:
+        """A search setting of this profile: its template's value, else the value the settings declare."""
+        from .search.settings import declared_default
+
+        values = dict(self.search)
+        return values[name] if name in values else declared_default(name, method)
+
+    # the settings every notebook reads
+    delta = property(lambda self: self.setting("delta"))
+    bits = property(lambda self: self.setting("bits"))
+    scheme = property(lambda self: self.setting("scheme"))
+    batch_size = property(lambda self: self.setting("batch_size"))
+    device = property(lambda self: self.setting("device"))
+
+    def with_(self, **changes) -> Profile:
+        """This profile with ``changes``: a profile field, a split size (SplitSpec) or a search setting (the template)."""
+        own = {f.name for f in fields(self)} - {"spec", "search"}
+        split = {f.name for f in fields(SplitSpec)}
+        unknown = set(changes) - own - split
+        search = {**dict(self.search), **{k: changes[k] for k in unknown}}
+        if unknown:
+            from .search.settings import check_template
+
+            check_template(search)
+        return replace(self, spec=replace(self.spec, **{k: v for k, v in changes.items() if k in split}),
+                       search=template(**search), **{k: v for k, v in changes.items() if k in own})
+
     def executor_settings(self):
         from .evaluate.executor import ExecutorSettings
 
         return ExecutorSettings(self.executor, workers=self.workers, address=self.ray_address, gpus_per_worker=self.gpus_per_worker)
-
-    @property
-    def spec(self) -> SplitSpec:
-        return SplitSpec(self.search_size, self.minibatch_size, 0, self.verify_size, self.test_size, resample=self.resample)
 
     def checkpoint(self, model: str):
         return dict(self.checkpoints).get(model)
 
 
 PROFILES = {
-    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), search_size=200, minibatch_size=64, verify_size=200, test_size=1000,
-                  bits=(32, 8, 4, 2), qsvit_bits=(32, 4), beam_width=2, trade_partners=2, levels=("network", "stage"),
-                  baseline_budget=8, long_run_factor=2, long_run=True),
+    "ci": Profile("ci", models=("sdtv2_tiny", "sdtv3_tiny"), spec=SplitSpec(200, 64, verify_size=200, test_size=1000),
+                  search=template(bits=(32, 8, 4, 2), beam_width=2, trade_partners=2, levels=("network", "stage"), budget=8),
+                  qsvit_bits=(32, 4), long_run_factor=2, long_run=True),
     "default": Profile("default"),
     # the 5000 images the default models never trained on, split 3000 / 2000; adds QSViT's list as a second search space
-    "full": Profile("full", search_size=3000, verify_size=2000, extra_bits=(QSVIT_BITS,)),
-    "imagenet": Profile("imagenet", models=("sdtv2_55m", "sdt_8_768", "sdtv3_19m"), dataset="imagenet", search_size=5000,
-                        verify_size=5000, minibatch_size=256, batch_size=64, sensitivity_model="sdtv2_55m"),
+    "full": Profile("full", spec=SplitSpec(3000, verify_size=2000), extra_bits=(QSVIT_BITS,)),
+    "imagenet": Profile("imagenet", models=("sdtv2_55m", "sdt_8_768", "sdtv3_19m"), dataset="imagenet",
+                        spec=SplitSpec(5000, 256, verify_size=5000), search=template(batch_size=64), sensitivity_model="sdtv2_55m"),
 }
 
 
@@ -109,7 +123,7 @@ def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str
     """A named profile; ``changes`` replace fields (e.g. ``models=("sdtv2_tiny",)``)."""
     if name not in PROFILES:
         raise UsageError(f"unknown profile {name!r}; valid profiles: {choices(PROFILES)}")
-    prof = replace(PROFILES[name], **changes)
+    prof = PROFILES[name].with_(**changes)
     imagenet_root = imagenet_root or os.environ.get("AQ4SVIT_IMAGENET_ROOT")
     checkpoint_dir = checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR")
     if prof.dataset == "imagenet":
@@ -120,7 +134,7 @@ def get_profile(name: str, imagenet_root: str | None = None, checkpoint_dir: str
         if missing:
             raise UsageError(f"no official checkpoint file name known for {missing}; known: {choices(IMAGENET_CHECKPOINTS)}")
         ckpts = tuple((m, str(Path(checkpoint_dir) / IMAGENET_CHECKPOINTS[m])) for m in prof.models)
-        prof = replace(prof, imagenet_root=imagenet_root, checkpoints=ckpts, device=prof.device or "cuda")
+        prof = prof.with_(imagenet_root=imagenet_root, checkpoints=ckpts, device=prof.device or "cuda")
     return prof
 
 
@@ -148,7 +162,7 @@ def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir
             scheme = QuantScheme(scheme=kind, granularity=granularity, rounding=rounding)
         changes["scheme"] = scheme
         labels["scheme"] = changes["scheme"].key().replace("/", "-")
-    return replace(prof, name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
+    return prof.with_(name=prof.name + "+" + ",".join(f"{k}={v}" for k, v in labels.items()), **changes)
 
 
 #: the Profile fields that say where evaluations run (notebook parameters of the same names)
@@ -285,20 +299,12 @@ def provenance(profile: Profile, model: str, entry: tuple[str, ...] | None = Non
 
 def search_settings(profile: Profile, model: str, method: str, **overrides):
     """The profile's settings for one search; ``overrides`` are flat names (SearchSettings.build)."""
-    from .search import SearchSettings, get_method
+    from .search import SearchSettings
+    from .search.settings import template_for
 
-    values: dict[str, Any] = dict(delta=profile.delta, bits=profile.bits, spec=profile.spec, dataset=profile.dataset, checkpoint=profile.checkpoint(model),
-                  batch_size=profile.batch_size, search_confidence=profile.search_confidence,
-                  verify_confidence=profile.verify_confidence, device=profile.device,
-                  data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
-    fields = {f.name for f in get_method(method).options()}
-    profile_options: dict[str, Any] = {"beam_width": profile.beam_width, "trade_partners": profile.trade_partners,
-                                       "levels": profile.levels, "budget": profile.baseline_budget}
-    if method == "beam":
-        profile_options["gate"] = profile.beam_gate
-    if profile.scheme is not None:  # only when set: the default profile's settings (and cache keys) stay as they were
-        values["scheme"] = profile.scheme
-    values.update({k: v for k, v in profile_options.items() if k in fields})
+    values: dict[str, Any] = dict(spec=profile.spec, dataset=profile.dataset, checkpoint=profile.checkpoint(model),
+                                  data_root=profile.imagenet_root if profile.dataset == "imagenet" else None)
+    values.update(template_for(dict(profile.search), method))
     values.update(overrides)
     return SearchSettings.build(method, model, **values)
 
@@ -376,7 +382,7 @@ def long_runs(profile: Profile, *, base=None, compute: bool = False) -> dict:
     """
     models = profile.long_run_models if profile.long_run_models is not None else (profile.sensitivity_model,)
     get = ensure_search if compute else cached_search
-    runs = {m: get(profile, m, "optuna", name="optuna_long", base=base, budget=profile.baseline_budget * profile.long_run_factor)
+    runs = {m: get(profile, m, "optuna", name="optuna_long", base=base, budget=profile.setting("budget", "optuna") * profile.long_run_factor)
             for m in models if m in profile.models}
     return {m: o for m, o in runs.items() if o is not None}
 

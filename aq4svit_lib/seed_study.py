@@ -11,7 +11,6 @@ imports it. :func:`seed_comparisons` and :func:`seed_summary` are pure pandas.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
 import pandas as pd
@@ -57,7 +56,7 @@ def run_seed_study(profile, seeds=DEFAULT_SEEDS, methods=METHODS, models=None, *
     """Every (model, method, seed) search, cached like every search: ``{(model, method, seed): SearchOutcome}``.
 
     Seed 0 is ``profile`` itself (the default folders, no override); seed ``s`` runs
-    ``dataclasses.replace(profile, resample=s)`` into ``<method>_resample<s>``. ``base``: the results root
+    ``profile.with_(resample=s)`` into ``<method>_resample<s>``. ``base``: the results root
     (default: $AQ4SVIT_RESULTS, else results/).
     """
     seeds = tuple(int(s) for s in seeds)
@@ -69,7 +68,7 @@ def run_seed_study(profile, seeds=DEFAULT_SEEDS, methods=METHODS, models=None, *
     for model in models or profile.models:
         for method in methods:
             for s in seeds:
-                prof = profile if s == 0 else dataclasses.replace(profile, resample=s)
+                prof = profile if s == 0 else profile.with_(resample=s)
                 out[(model, method, s)] = reproduce.ensure_search(prof, model, method, name=folder_name(method, s), base=base)
     return out
 

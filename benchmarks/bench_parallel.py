@@ -67,7 +67,7 @@ def main() -> None:
     print(t.to_string(index=False))
     print(pd.DataFrame(costs).to_string(index=False))
     print(overhead)
-    body = (f"Model {args.model}, profile {args.profile} (search split {prof.search_size} images, bits {','.join(map(str, prof.bits))}, "
+    body = (f"Model {args.model}, profile {args.profile} (search split {prof.spec.search_size} images, bits {','.join(map(str, prof.bits))}, "
             f"delta {prof.delta}); each search from a cold memo; serial = this process with 2 torch threads, ray = a local Ray cluster "
             f"with {args.workers} actors x 1 thread (started before the search's clock: `ray_start_seconds`, in `wall_seconds`). "
             "`identical_to_serial`: final config, accuracies, evaluation counts by kind and every trace row (timings aside).\n\n"

@@ -135,7 +135,7 @@ from aq4svit_lib.report import feasible_configs
 own = {m: {meth: feasible_configs(outcomes[(m, meth, prof.bits)]) for meth in METHODS} for m in prof.models}
 fp32 = {m: outcomes[(m, "greedy", prof.bits)].result["fp32"]["search_accuracy"] for m in prof.models}
 paired = {m: main[main.model == m].search_drop_se_pts.median() / 100 for m in prof.models}  # the answers' paired SE of the drop
-fig = plots.accuracy_fronts(own, main, fp32, prof.search_size, prof.delta, setting=SETTING, paired_se=paired)
+fig = plots.accuracy_fronts(own, main, fp32, prof.spec.search_size, prof.delta, setting=SETTING, paired_se=paired)
 plots.save(fig, "05_fronts", FIG);
 
 # %% [markdown]

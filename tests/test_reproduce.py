@@ -30,7 +30,7 @@ def test_notebook_parameters_override_the_profile_in_their_own_folder():
     assert same == get_profile("default") and figures_dir(same).name == "figures"
     custom = notebook_profile("default", delta=2.0, bits=[4, 32, 2], scheme="uniform/per_tensor/nearest", beam_width=2)
     assert custom.name == "default+delta=2.0,bits=32-4-2,scheme=uniform-per_tensor-nearest,beam_width=2"
-    assert (custom.delta, custom.bits, custom.beam_width) == (2.0, (32, 4, 2), 2)
+    assert (custom.delta, custom.bits, custom.setting("beam_width")) == (2.0, (32, 4, 2), 2)
     assert results_dir(custom).name == custom.name and figures_dir(custom).parent == results_dir(custom)  # not the gallery
     beam = search_settings(custom, "sdtv2_tiny", "beam")
     assert beam.delta == 2.0 and beam.bits == (32, 4, 2) and beam.options.beam_width == 2

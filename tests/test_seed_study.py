@@ -1,7 +1,6 @@
 """Seed study: the per-seed comparisons and their verdicts (pure pandas), and one small real run (ci profile)."""
 
 import ast
-import dataclasses
 import math
 
 import numpy as np
@@ -119,7 +118,7 @@ def test_a_real_study_resamples_search_and_keeps_test(tmp_path):
 
     prof = get_profile("ci")
     with pytest.raises(ValueError, match="unresampled"):
-        seed_study.run_seed_study(dataclasses.replace(prof, resample=1), seeds=(0,), base=tmp_path)
+        seed_study.run_seed_study(prof.with_(resample=1), seeds=(0,), base=tmp_path)
     out = seed_study.run_seed_study(prof, seeds=(0, 1), methods=("greedy",), models=("sdtv3_tiny",), base=tmp_path)
     assert set(out) == {("sdtv3_tiny", "greedy", 0), ("sdtv3_tiny", "greedy", 1)}
     r0, r1 = out[("sdtv3_tiny", "greedy", 0)], out[("sdtv3_tiny", "greedy", 1)]
@@ -128,7 +127,7 @@ def test_a_real_study_resamples_search_and_keeps_test(tmp_path):
     s0, s1 = r0.result["splits"], r1.result["splits"]
     assert s0["search"]["hash"] != s1["search"]["hash"] and s0["verify"]["hash"] != s1["verify"]["hash"]
     assert s0["test"]["hash"] == s1["test"]["hash"]
-    assert s0["search"]["size"] == s1["search"]["size"] == prof.search_size
+    assert s0["search"]["size"] == s1["search"]["size"] == prof.spec.search_size
     runs = seed_study.seed_runs(out)
     assert list(runs.columns) == ["model", "method", "seed", *seed_study.RUN_COLUMNS] and list(runs.seed) == [0, 1]
     assert runs.test_split.nunique() == 1 and runs.search_split.nunique() == 2

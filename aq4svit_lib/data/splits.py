@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, UsageError, choices
+from ..schema import Interval, setting, validate
 from . import fashion_mnist as fm
 
 SPLIT_NAMES = ("train", "search", "minibatch", "verify", "test")
@@ -50,25 +51,20 @@ DATASETS = ("fashion_mnist", "imagenet")
 class SplitSpec:
     """Sizes and seed that define the splits (every later cache keys on the result)."""
 
-    search_size: int = 2000
-    minibatch_size: int = 256
-    seed: int = 0
-    verify_size: int = 3000  # 0: no verify split (a search then reports its result unverified)
-    test_size: int | None = None  # None: the whole test set; N: its first N images (quick profiles only)
-    resample: int = 0  # 0: the draw's order; N: the same held-out images permuted with seed N, then cut into search/verify
+    search_size: int = setting(2000, Interval(int, 1), "images in the search split")
+    minibatch_size: int = setting(256, Interval(int, 1), "images in the drift-gate minibatch (the first of search)")
+    seed: int = setting(0, Interval(int, 0), "seed that draws the held-out search + verify images; the shipped models were "
+                        "trained without seed 0's draw, so with them another seed puts their training images into search "
+                        "(use --resample)", flag="--split-seed")
+    verify_size: int = setting(3000, Interval(int, 0), "images in the verify split, disjoint from search, that checks a "
+                               "search's answer (0: none)")
+    test_size: int | None = setting(None, Interval(int, 1), "the test set's first N images (quick profiles only)",
+                                    none="the whole test set", cli=False)
+    resample: int = setting(0, Interval(int, 0), "re-partition the same held-out images into search and verify with this "
+                            "seed (0: the draw's order); another search split without leaking training images")
 
     def __post_init__(self):
-        for name in ("search_size", "minibatch_size", "seed", "verify_size", "resample"):
-            if isinstance(getattr(self, name), bool) or int(getattr(self, name)) != getattr(self, name):
-                raise UsageError(f"{name} must be an integer, got {getattr(self, name)!r}")
-        if self.search_size < 1 or self.minibatch_size < 1:
-            raise UsageError("search_size and minibatch_size must be positive")
-        if self.verify_size < 0:
-            raise UsageError(f"verify_size must be >= 0, got {self.verify_size}")
-        if self.resample < 0:
-            raise UsageError(f"resample must be >= 0, got {self.resample}")
-        if self.test_size is not None and (isinstance(self.test_size, bool) or int(self.test_size) != self.test_size or self.test_size < 1):
-            raise UsageError(f"test_size must be a positive integer or None, got {self.test_size!r}")
+        validate(self)
         if self.minibatch_size > self.search_size:
             raise UsageError(f"minibatch_size {self.minibatch_size} exceeds search_size {self.search_size}")
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import torch
 
 from ..errors import UsageError, choices
+from ..schema import Interval, Options, setting, validate
 
 SCHEMES = ("uniform", "fixed_point")
 GRANULARITIES = ("per_channel", "per_tensor")
@@ -38,32 +39,21 @@ ALLOWED_BITS = frozenset(range(2, 17)) | {32}
 FP32 = 32
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 @dataclass(frozen=True)
 class QuantScheme:
     """How weights are quantized (a config object in the style of torchao)."""
 
-    scheme: str = "uniform"
-    granularity: str = "per_channel"
-    rounding: str = "nearest"
-    int_bits: int | None = None  # fixed_point only: fix m instead of deriving it from the range
-    seed: int = 0  # stochastic rounding only
+    scheme: str = setting("uniform", Options(SCHEMES), "how a width's levels are placed")
+    granularity: str = setting("per_channel", Options(GRANULARITIES), "one scale per output channel or per tensor")
+    rounding: str = setting("nearest", Options(ROUNDINGS), "how a weight is rounded to a level")
+    int_bits: int | None = setting(None, Interval(int, 0), "fixed_point only: fix m instead of deriving it from the range",
+                                   none="derived from the range", cli=False)
+    seed: int = setting(0, Interval(int), "stochastic rounding only", cli=False)
 
     def __post_init__(self):
-        for value, valid, what in (
-            (self.scheme, SCHEMES, "scheme"),
-            (self.granularity, GRANULARITIES, "granularity"),
-            (self.rounding, ROUNDINGS, "rounding"),
-        ):
-            if value not in valid:
-                raise UsageError(f"unknown {what} {value!r}; valid: {', '.join(valid)}")
-        if self.int_bits is not None and (not _is_int(self.int_bits) or self.scheme != "fixed_point" or self.int_bits < 0):
-            raise UsageError(f"int_bits is a non-negative integer and only applies to the fixed_point scheme, got {self.int_bits!r}")
-        if not _is_int(self.seed):
-            raise UsageError(f"the scheme's seed is an integer, got {self.seed!r}")
+        validate(self)
+        if self.int_bits is not None and self.scheme != "fixed_point":
+            raise UsageError(f"int_bits only applies to the fixed_point scheme, got {self.int_bits!r} with {self.scheme}")
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

@@ -31,64 +31,47 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..decisions import drop_within, exact
 from ..errors import UsageError
 from ..evaluate.executor import Request
+from ..schema import Boolean, Checked, Interval, Options, setting, validate
 from .common import SearchContext, decision_of, fp32_bits, pareto_front
 from .gate import POLICIES, SCORES, DriftGate
 from .registry import MethodOutput, register_method
-from .space import check_levels
+from .space import LEVELS, check_levels
 
 METHODS = ("greedy", "beam")
 MiB = 1 << 20
 
 
-def _help(text: str) -> dict:
-    return {"help": text}  # field metadata: the CLI's option help
-
-
 @dataclass
 class AQ4SViTSettings:
-    method: str = "greedy"
-    levels: tuple[str, ...] = field(default=("network", "stage", "block"), metadata=_help("hierarchy levels, in order (add kind for the 4th)"))
-    beam_width: int = field(default=3, metadata=_help("Beam: configurations kept per round (K)"))
-    drift_threshold: float | None = field(default=None, metadata=_help("fixed gate threshold tau (default: calibrated per level; inf disables)"))
-    drift_margin: float = field(default=1.5, metadata=_help("calibrated gate: tau = margin x largest accepted score of the level"))
-    min_accepted: int = field(default=1, metadata=_help("gate calibration: passes a level needs before tau is set"))
-    min_rejected: int = field(default=1, metadata=_help("gate calibration: failures a level needs before tau is set"))
-    minibatch_slack: float = field(default=3.0, metadata=_help("points of extra drop allowed on the minibatch check"))
-    gate: str = field(default="auto", metadata=_help("drift gate policy: threshold, rank (Beam: evaluate only the best M children), off; "
-                                                     "auto = threshold for Greedy, rank for Beam"))
-    gate_score: str = field(default="increase", metadata=_help("what the gate scores: increase (drift added by the move) or absolute"))
-    rank_keep: int | None = field(default=None, metadata=_help("rank gate: children fully evaluated per Beam round (default 2 x beam width)"))
-    trade_partners: int = field(default=3, metadata=_help("Beam: units tried as the raised half of a trade move (0: no trades)"))
-    seed_greedy: bool = field(default=True, metadata=_help("Beam: run Greedy first and seed each level with its state"))
-    audit_gate: bool = field(default=False, metadata=_help("also fully evaluate every pruned candidate (outside the timed search)"))
+    method: str = setting("greedy", Options(METHODS), "Greedy or Beam", cli=False)
+    levels: tuple[str, ...] = setting(("network", "stage", "block"), Checked(check_levels, "a comma-separated list of " + ", ".join(LEVELS)),
+                                      "hierarchy levels, in order (add kind for the 4th)")
+    beam_width: int = setting(3, Interval(int, 1), "Beam: configurations kept per round (K)")
+    drift_threshold: float | None = setting(None, Interval(float, 0, allow_inf=True), "fixed gate threshold tau (inf disables)",
+                                            none="calibrated per level")
+    drift_margin: float = setting(1.5, Interval(float, 0, None, "neither"), "calibrated gate: tau = margin x largest accepted score of the level")
+    min_accepted: int = setting(1, Interval(int, 1), "gate calibration: passes a level needs before tau is set")
+    min_rejected: int = setting(1, Interval(int, 1), "gate calibration: failures a level needs before tau is set")
+    minibatch_slack: float = setting(3.0, Interval(float, 0), "points of extra drop allowed on the minibatch check")
+    gate: str = setting("auto", Options(("auto", *POLICIES)), "drift gate policy: threshold, rank (Beam: evaluate only the best M "
+                        "children), off; auto = threshold for Greedy, rank for Beam")
+    gate_score: str = setting("increase", Options(SCORES), "what the gate scores: increase (drift added by the move) or absolute")
+    rank_keep: int | None = setting(None, Interval(int, 1), "rank gate: children fully evaluated per Beam round", none="2 x beam width")
+    trade_partners: int = setting(3, Interval(int, 0), "Beam: units tried as the raised half of a trade move (0: no trades)")
+    seed_greedy: bool = setting(True, Boolean(), "Beam: run Greedy first and seed each level with its state")
+    audit_gate: bool = setting(False, Boolean(), "also fully evaluate every pruned candidate (outside the timed search)")
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise UsageError(f"unknown AQ4SViT method {self.method!r}; valid: {', '.join(METHODS)}")
-        self.levels = check_levels(self.levels)
-        for name in ("beam_width", "trade_partners") + (("rank_keep",) if self.rank_keep is not None else ()):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < (0 if name == "trade_partners" else 1):
-                raise UsageError(f"{name.replace('_', ' ')} must be an integer >= {0 if name == 'trade_partners' else 1}, got {value}")
-        if self.drift_threshold is not None and (math.isnan(self.drift_threshold) or self.drift_threshold < 0):
-            raise UsageError(f"drift threshold must be >= 0, got {self.drift_threshold}")
-        if not self.minibatch_slack >= 0:
-            raise UsageError(f"minibatch slack must be >= 0 points, got {self.minibatch_slack}")
-        if not self.drift_margin > 0:
-            raise UsageError(f"drift margin must be > 0, got {self.drift_margin}")
+        validate(self)
         if self.gate == "auto":
             self.gate = "rank" if self.method == "beam" else "threshold"
-        if self.gate not in POLICIES:
-            raise UsageError(f"unknown gate {self.gate!r}; valid: {', '.join(POLICIES)}")
-        if self.gate_score not in SCORES:
-            raise UsageError(f"unknown gate score {self.gate_score!r}; valid: {', '.join(SCORES)}")
         if self.gate == "rank" and self.method != "beam":
             raise UsageError("the rank gate orders the children of a Beam round; Greedy has one child at a time (use --gate threshold)")
 

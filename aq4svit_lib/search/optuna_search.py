@@ -18,11 +18,12 @@ trials than the uninterrupted run, while the replay gives the identical result a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import UsageError
+from ..schema import Interval, Options, setting, validate
 from .common import SearchContext, fp32_bits, pareto_front
-from .random_search import check_budget
+from .random_search import BUDGET
 from .registry import MethodOutput, register_method
 from .space import LEVELS
 from .trials import Trials
@@ -32,16 +33,12 @@ MiB = 1 << 20
 
 @dataclass
 class OptunaSettings:
-    budget: int = field(default=60, metadata={"help": "full evaluations (distinct configurations)"})
-    level: str = field(default="block", metadata={"help": f"unit that is one parameter ({', '.join(LEVELS)})"})
-    population: int = field(default=16, metadata={"help": "NSGA-II population size"})
+    budget: int = setting(BUDGET, Interval(int, 1), "full evaluations (distinct configurations); random and optuna share it")
+    level: str = setting("block", Options(LEVELS), "unit that is one parameter")
+    population: int = setting(16, Interval(int, 2), "NSGA-II population size")
 
     def __post_init__(self):
-        check_budget(self.budget)
-        if self.level not in LEVELS:
-            raise UsageError(f"unknown level {self.level!r}; valid levels: {', '.join(LEVELS)}")
-        if isinstance(self.population, bool) or not isinstance(self.population, int) or self.population < 2:
-            raise UsageError(f"the population is an integer >= 2, got {self.population!r}")
+        validate(self)
 
 
 def _optuna():

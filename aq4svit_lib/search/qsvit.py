@@ -24,14 +24,14 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
 from ..decisions import drop_below
-from ..errors import UsageError
 from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
+from ..schema import Boolean, Interval, Options, setting, validate
 from .common import SearchContext, decision_of, fp32_bits
 from .registry import MethodOutput, register_method
 from .sensitivity import measure, sensitivity_sweep
@@ -41,15 +41,12 @@ HIGH_RULES = ("next_above",)
 
 @dataclass
 class QSViTSettings:
-    tolerance: float = field(default=5.0, metadata={"help": "drop (points) below which a layer group is tolerant"})
-    uniform_sweeps: bool = field(default=True, metadata={"help": "Algorithm 1 also sweeps the whole network and each layer kind"})
-    high_rule: str = field(default="next_above", metadata={"help": "bSettingH: the precision next above bSettingL"})
+    tolerance: float = setting(5.0, Interval(float, 0, None, "neither"), "drop (points) below which a layer group is tolerant")
+    uniform_sweeps: bool = setting(True, Boolean(), "Algorithm 1 also sweeps the whole network and each layer kind")
+    high_rule: str = setting("next_above", Options(HIGH_RULES), "bSettingH: the precision next above bSettingL")
 
     def __post_init__(self):
-        if isinstance(self.tolerance, bool) or not isinstance(self.tolerance, (int, float)) or not self.tolerance > 0 or self.tolerance == float("inf"):
-            raise UsageError("the tolerance must be > 0 points")
-        if self.high_rule not in HIGH_RULES:
-            raise UsageError(f"unknown bSettingH rule {self.high_rule!r}; valid: {', '.join(HIGH_RULES)}")
+        validate(self)
 
 
 class QSViT:

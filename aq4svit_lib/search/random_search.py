@@ -9,31 +9,27 @@ candidates are; the answer is the smallest configuration that meets the constrai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UsageError
+from ..schema import Interval, Options, setting, validate
 from .common import SearchContext, fp32_bits
 from .registry import MethodOutput, register_method
 from .space import LEVELS, SearchSpace
 from .trials import Trials
 
+#: full evaluations of the random and Optuna baselines (about Beam's count on the default profile)
+BUDGET = 60
+
 
 @dataclass
 class RandomSettings:
-    budget: int = field(default=60, metadata={"help": "full evaluations (distinct configurations); random and optuna share it"})
-    level: str = field(default="block", metadata={"help": f"unit whose width is drawn ({', '.join(LEVELS)})"})
+    budget: int = setting(BUDGET, Interval(int, 1), "full evaluations (distinct configurations); random and optuna share it")
+    level: str = setting("block", Options(LEVELS), "unit whose width is drawn")
 
     def __post_init__(self):
-        check_budget(self.budget)
-        if self.level not in LEVELS:
-            raise UsageError(f"unknown level {self.level!r}; valid levels: {', '.join(LEVELS)}")
-
-
-def check_budget(budget) -> None:
-    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 1:
-        raise UsageError(f"the budget is a number of full evaluations >= 1, got {budget!r}")
+        validate(self)
 
 
 def draw(space: SearchSpace, level: str, count: int, seed: int) -> list[dict[str, int]]:

@@ -27,15 +27,15 @@ import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from ..errors import UsageError
 from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
+from ..schema import Interval, Options, setting, validate
 from .common import SearchContext, fp32_bits
 from .registry import MethodOutput, register_method
 from .space import LEVELS
@@ -46,17 +46,12 @@ SCORES = ("measured", "drift")
 
 @dataclass
 class SensitivityILPSettings:
-    scores: str = field(default="measured", metadata={"help": f"per-unit score source: {', '.join(SCORES)}"})
-    level: str = field(default="kind", metadata={"help": "units that get one width each (kind: QSViT's layer groups)"})
-    budgets: int = field(default=24, metadata={"help": "budgets in the sweep (points of the predicted front)"})
+    scores: str = setting("measured", Options(SCORES), "per-unit score source")
+    level: str = setting("kind", Options(LEVELS), "units that get one width each (kind: QSViT's layer groups)")
+    budgets: int = setting(24, Interval(int, 2), "budgets in the sweep (points of the predicted front)")
 
     def __post_init__(self):
-        if self.scores not in SCORES:
-            raise UsageError(f"unknown score source {self.scores!r}; valid: {', '.join(SCORES)}")
-        if self.level not in LEVELS:
-            raise UsageError(f"unknown level {self.level!r}; valid levels: {', '.join(LEVELS)}")
-        if isinstance(self.budgets, bool) or not isinstance(self.budgets, int) or self.budgets < 2:
-            raise UsageError(f"budgets must be an integer >= 2, got {self.budgets!r}")
+        validate(self)
 
 
 @contextlib.contextmanager

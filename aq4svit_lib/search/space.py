@@ -45,7 +45,7 @@ def parse_bits(bits) -> tuple[int, ...]:
 
 
 def check_levels(levels) -> tuple[str, ...]:
-    levels = tuple(levels)
+    levels = tuple(lv.strip() for lv in levels.split(",") if lv.strip()) if isinstance(levels, str) else tuple(levels)
     unknown = [lv for lv in levels if lv not in LEVELS]
     if unknown or not levels:
         raise UsageError(f"unknown level(s) {unknown}; valid levels: {', '.join(LEVELS)}")
