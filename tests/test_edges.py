@@ -335,3 +335,22 @@ def test_no_hostile_input_reaches_internal_error(place, capsys, nan_checkpoints)
         code, err = call(argv, capsys)
         assert code != cli.INTERNAL_ERROR and "internal error" not in err, (argv, err)
         assert code == 2, (argv, err)
+
+
+def test_class9_a_refusal_after_the_baseline_leaves_nothing_and_a_search_frees_its_folder(tmp_path):
+    """An untrained model is refused once its FP32 accuracy is known (after the folder was prepared): the folder goes,
+    so the corrected command starts clean; a search that ends (either way) releases its lock without waiting for GC."""
+    from aq4svit_lib.data import SplitSpec
+    from aq4svit_lib.models import create_model
+    from aq4svit_lib.search import run_search
+
+    spec = SplitSpec(**SPEC_ARGS)
+    out = tmp_path / "run"
+    torch.manual_seed(0)
+    with pytest.raises(UsageError, match="near chance"):
+        run_search("greedy", "sdtv3_tiny", out=out, spec=spec, net=create_model("sdtv3_tiny"), levels=("network",))
+    assert not out.exists()
+    run_search("greedy", "sdtv3_tiny", out=out, spec=spec, levels=("network",), export=False)
+    code = "import sys; from aq4svit_lib.edges import FolderLock; FolderLock.check(sys.argv[1])"
+    free = subprocess.run([sys.executable, "-c", code, str(out)], capture_output=True, text=True)
+    assert free.returncode == 0, free.stderr  # the object still lives in this test; its lock is released all the same

@@ -124,6 +124,11 @@ class ResultFolder:
         # the trace is rebuilt during a resumed (replayed) run
         (self.path / "trace.jsonl").write_text("")
 
+    def has_trace(self) -> bool:
+        """Whether a candidate was recorded (a search that started, as opposed to a refused start)."""
+        trace = self.path / "trace.jsonl"
+        return trace.exists() and trace.stat().st_size > 0
+
     def release(self) -> None:
         """Let other processes write the folder (also happens when this object goes, or the process exits)."""
         if self._lock is not None:

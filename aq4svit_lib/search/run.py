@@ -81,10 +81,18 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
         if folder is not None:
             folder.abandon()
         raise
+    abandon = False
     try:  # the executor's workers stop with the search, also when it fails
         return _search(s, method, net, evaluator, folder, quiet, resume)
+    except UsageError:
+        # refused before any candidate was evaluated (an untrained model after the baseline): the corrected command
+        # must not meet a half-written folder of this one
+        abandon = folder is not None and not folder.has_trace()
+        raise
     finally:
         evaluator.close()
+        if folder is not None:
+            folder.abandon() if abandon else folder.release()  # the lock goes with the search, not when the object is collected
 
 
 def _validate(s: SearchSettings, net, memo) -> None:
