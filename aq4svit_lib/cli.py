@@ -341,7 +341,7 @@ def cmd_compare(args) -> int:
     methods = [m for part in (args.methods or [",".join(peer_methods())]) for m in part.split(",") if m]
     df = peer_comparison(compare_methods(_with_executor(get_profile(args.profile), args), args.model, methods))
     columns = ["method", "saving_vs_fp32", "widths_used", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "full",
-               "images_forwarded", "search_seconds", "gap_to_best_known", "hypervolume"]
+               "images_forwarded", "images_backpropagated", "search_seconds", "gap_to_best_known", "hypervolume"]
     if args.out:
         from .ioutil import write_text_atomic
 

@@ -149,6 +149,7 @@ def outcome_row(outcome, label: str | None = None) -> dict:
         "full": r["evaluations"]["full"],
         "verify_evaluations": r["evaluations"].get("verify"),
         "images_forwarded": r["images_forwarded"],
+        "images_backpropagated": r.get("images_backpropagated", 0),  # gradient proxies (fisher / hessian scores)
         "gate": (r.get("gate") or {}).get("policy"),
         "energy_saving_bit_aware": r.get("energy", {}).get("saving_bit_aware"),
     }

@@ -40,6 +40,10 @@ class WeightQuantizer:
             self._cache[key] = fake_quantize_with(self._fp32[layer], bits, scheme, seed_offset)
         return self._cache[key]
 
+    def fp32(self, layer: str) -> torch.Tensor:
+        """The layer's original weights (whatever is applied now)."""
+        return self._fp32[layer]
+
     # -- applying ---------------------------------------------------------------------------
     def resolve(self, config: QuantConfig | dict[str, int], scheme: QuantScheme | None = None) -> tuple[dict[str, int], QuantScheme]:
         """Per-layer bits and scheme of a config (a dict may omit layers: they stay FP32)."""

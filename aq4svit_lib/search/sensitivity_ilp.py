@@ -6,7 +6,10 @@
    - ``measured``: the drop on ``search`` (QSViT's Algorithm-1 sweep; with the same groups and bits the
      configurations are identical, so a shared memo answers them without a forward pass);
    - ``drift``: the membrane-potential drift of that single-unit configuration on the minibatch (the
-     gate's proxy; gradient-free and ~8x cheaper per unit than a search-split evaluation here).
+     gate's proxy; gradient-free and ~8x cheaper per unit than a search-split evaluation here);
+   - ``fisher`` / ``hessian``: the field's gradient proxies (evaluate/curvature.py): a diagonal-Fisher or a
+     Hutchinson Hessian-trace estimate weighted by the squared quantization error of each (unit, width), from
+     backward passes on the minibatch only (ModelOpt AutoQuantize's and HAWQ-V3's kind of score).
 
 2. **Program**: binary x(u, b), one width per unit, minimise the memory sum_u,b m(u, b) x(u, b)
    subject to sum_u,b s(u, b) x(u, b) <= B: the additive model of HAWQ-V3 (scores of units add up).
@@ -18,7 +21,10 @@
    smallest solution that meets it, assuming a larger budget never gives a more accurate solution
    (the additive model's premise; where it fails, bisection still returns a *feasible* solution,
    perhaps not the smallest). With ``measured`` scores the budget sweep is a grid of fractions of
-   delta; with ``drift`` (not in accuracy points) of the largest total score.
+   delta; with a proxy (not in accuracy points) a geometric grid up to the largest total score, since proxy
+   costs span orders of magnitude. Then (``repair_steps`` > 0) from the largest infeasible solution below the
+   bisection's answer, the unit with the most predicted cost per byte is raised one width at a time while the
+   answer stays smaller than the bisection's: real evaluations spent only where the prediction was wrong.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from ..evaluate import curvature
 from ..evaluate.executor import Request
 from ..quant.quantizers import FP32
 from ..schema import Interval, Options, setting, validate
@@ -41,7 +48,8 @@ from .registry import MethodOutput, register_method
 from .space import LEVELS
 from .trials import Trials
 
-SCORES = ("measured", "drift")
+SCORES = ("measured", "drift", "fisher", "hessian")
+PROXIES = ("drift", "fisher", "hessian")  # scores that spend no full evaluation
 
 
 @dataclass
@@ -49,9 +57,22 @@ class SensitivityILPSettings:
     scores: str = setting("measured", Options(SCORES), "per-unit score source")
     level: str = setting("kind", Options(LEVELS), "units that get one width each (kind: QSViT's layer groups)")
     budgets: int = setting(24, Interval(int, 2), "budgets in the sweep (points of the predicted front)")
+    repair_steps: int = setting(0, Interval(int, 0), "after the bisection, at most this many one-width raises of the unit "
+                                "with the most predicted cost per byte (0: the bisection's answer)")
+    probes: int = setting(8, Interval(int, 1), "hessian scores: Hutchinson probes (Rademacher vectors)")
+    micro_batch: int = setting(16, Interval(int, 1), "fisher / hessian scores: images per backward pass")
 
     def __post_init__(self):
         validate(self)
+
+
+@dataclass
+class ProxyILPSettings(SensitivityILPSettings):
+    """The field's anchors: a proxy score, no full evaluation spent on scoring, repaired by real evaluations."""
+
+    scores: str = setting("fisher", Options(PROXIES), "per-unit proxy score")
+    repair_steps: int = setting(8, Interval(int, 0), "after the bisection, at most this many one-width raises of the unit "
+                                "with the most predicted cost per byte (0: the bisection's answer)")
 
 
 @contextlib.contextmanager
@@ -110,6 +131,8 @@ class SensitivityILP:
 
     def scores(self) -> np.ndarray:
         """(units x widths) predicted cost; 0 at FP32."""
+        if self.settings.scores in ("fisher", "hessian"):
+            return self.gradient_scores()
         ctx, space = self.ctx, self.space
         out = np.zeros((len(self.units), len(self.widths)))
         with ctx.in_phase(f"scores:{self.settings.scores}"):
@@ -124,6 +147,28 @@ class SensitivityILP:
                     bits = space.set_unit(fp32, unit, b)
                     out[i, j] = self._score(bits, unit.name, b)
         return np.maximum(out, 0.0)  # a drop below zero is noise, not a gain the program may spend elsewhere
+
+    def gradient_scores(self) -> np.ndarray:
+        """Curvature at FP32 on the minibatch, times each (layer, width)'s squared quantization error, summed per unit."""
+        ctx, s = self.ctx, self.settings
+        ev = ctx.evaluator
+        out = np.zeros((len(self.units), len(self.widths)))
+        with ctx.in_phase(f"scores:{s.scores}"), ev.quantizer.applied({}):  # gradients at the FP32 weights
+            modules = dict(ev.model.named_modules())
+            weights = {layer: modules[layer].weight for u in self.units for layer in u.layers}
+            batches = ev.split(ev.drift_split).batches(ev.batch_size)
+            t0 = time.perf_counter()
+            curv = (curvature.fisher_diagonal(ev.model, weights, batches, micro=s.micro_batch) if s.scores == "fisher" else
+                    curvature.hessian_trace(ev.model, weights, batches, probes=s.probes, micro=s.micro_batch, seed=ctx.seed))
+            ev.counters["images_forwarded"] += curv.images_forwarded
+            ev.counters["images_backpropagated"] += curv.images_backpropagated
+            for i, unit in enumerate(self.units):
+                for j, b in enumerate(self.widths):
+                    if b != FP32:
+                        out[i, j] = sum(curv.cost(layer, ev.quantizer.quantized(layer, b).values - ev.quantizer.fp32(layer))
+                                        for layer in unit.layers)
+            ctx.record(fp32_bits(self.space), "scored", time.perf_counter() - t0, unit=f"{s.scores} ({len(self.units)} units)")
+        return out
 
     def _score(self, bits: dict[str, int], unit: str, b: int) -> float:
         ctx = self.ctx
@@ -145,9 +190,12 @@ class SensitivityILP:
         """The program's solution for each budget of the sweep (distinct solutions, smallest memory first)."""
         top = float(score.max(axis=1).sum())
         if self.settings.scores == "measured":
-            top = min(top, 2 * self.ctx.constraint.delta)
+            grid = np.linspace(0.0, min(top, 2 * self.ctx.constraint.delta), self.settings.budgets)
+        else:  # proxy costs span orders of magnitude: a geometric grid from the smallest positive score
+            low = float(score[score > 0].min()) if (score > 0).any() else 1.0
+            grid = np.concatenate([[0.0], np.geomspace(low, max(top, low), self.settings.budgets - 1)])
         rows = []
-        for budget in np.linspace(0.0, top, self.settings.budgets):
+        for budget in grid:
             choice = solve_allocation(memory, score, float(budget))
             if choice is None:
                 continue
@@ -192,14 +240,40 @@ class SensitivityILP:
             level = below
         self.trials.prefetch([self.space.bits_of(front.iloc[i]["key"]) for i in picks], early_rejection=True)
 
+    def refine(self, front: pd.DataFrame, memory: np.ndarray, score: np.ndarray) -> None:
+        """From the largest infeasible front solution below the bisection's answer, raise the unit with the most predicted
+        cost per byte one width at a time, while the result stays smaller than that answer (each step one evaluation)."""
+        best = self.space.key(self.trials.best())
+        keys = list(front["key"])
+        if self.settings.repair_steps == 0 or best not in keys or keys.index(best) == 0:
+            return
+        bits = self.space.bits_of(keys[keys.index(best) - 1])
+        limit = self.space.memory_bytes(self.space.bits_of(best))
+        col = {b: j for j, b in enumerate(self.widths)}
+        with self.ctx.in_phase("ilp:refine"):
+            for _ in range(self.settings.repair_steps):
+                now = [col[bits[u.layers[0]]] for u in self.units]
+                gains = [(score[i, j] - score[i, j - 1]) / max(memory[i, j - 1] - memory[i, j], 1.0) if j > 0 else -np.inf
+                         for i, j in enumerate(now)]
+                i = int(np.argmax(gains))
+                if gains[i] == -np.inf:
+                    return
+                bits = self.space.set_unit(bits, self.units[i], self.widths[now[i] - 1])
+                if self.space.memory_bytes(bits) >= limit:
+                    return
+                if self.trials.evaluate(bits, sweep="refine", unit=self.units[i].name)["feasible"]:
+                    return
+
     def run(self) -> MethodOutput:
-        score = self.scores()
-        front = self.front(self.memory(), score)
+        score, memory = self.scores(), self.memory()
+        front = self.front(memory, score)
         self.repair(front)
+        self.refine(front, memory, score)
         evaluated = pd.DataFrame(self.trials.rows)
         table = front.merge(evaluated[["key", "search_accuracy", "feasible"]], on="key", how="left") if len(evaluated) else front
         table["saving_vs_fp32"] = 1 - table.memory_bytes / self.space.fp32_bytes
         extra = {"scores": self.settings.scores, "level": self.settings.level, "front_size": len(front),
+                 "images_backpropagated": int(self.ctx.evaluator.counters["images_backpropagated"]),
                  "score_table": {u.name: dict(zip(map(str, self.widths), map(float, s), strict=True)) for u, s in zip(self.units, score, strict=True)}}
         return MethodOutput(self.trials.best(), table, extra)
 
@@ -209,3 +283,14 @@ class SensitivityILP:
                  display_name="Sensitivity-ILP", color="#e9c46a", marker="s", peer=True, order=40)
 def run_sensitivity_ilp(ctx: SearchContext, settings: SensitivityILPSettings) -> MethodOutput:
     return SensitivityILP(ctx, settings).run()
+
+
+# The field's anchors (issue 26): each a proxy score from the minibatch, an exact program, then real evaluations only
+# to repair. Not yet among notebook 07's peers: they join it when the gallery is regenerated with them.
+for _name, _score, _label, _color, _marker in (("fisher-ilp", "fisher", "Fisher-ILP", "#f4a261", "v"),
+                                                ("hessian-ilp", "hessian", "Hessian-ILP", "#bc6c25", "^"),
+                                                ("drift-ilp", "drift", "Drift-ILP", "#8ab17d", "<")):
+    register_method(_name, ProxyILPSettings, table_file="ilp_front.csv", defaults={"scores": _score},
+                    summary=f"{_label}: {_score} proxy scores on the minibatch (no full evaluation), an exact integer program, "
+                            "then bisection and a per-byte repair with real evaluations",
+                    display_name=_label, color=_color, marker=_marker, order=41)(run_sensitivity_ilp)
