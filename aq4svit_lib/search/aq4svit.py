@@ -285,6 +285,8 @@ class AQ4SViT:
         ctx, k, s = self.ctx, self.settings.beam_width, self.settings
         space = ctx.space
         path = self.greedy(start, prefix="beam:greedy") if s.seed_greedy else []
+        if getattr(s, "seed_ilp", ""):
+            path.append(self.from_ilp(s.seed_ilp))
         beam = [dict(start)]
         for level in s.levels:
             with ctx.in_phase(f"beam:{level}"):
@@ -309,6 +311,20 @@ class AQ4SViT:
                     beam, trades = new, False
                     ctx.evaluator.pin(*beam)
         return self.best or beam[0]
+
+    def from_ilp(self, scores: str) -> dict[str, int]:
+        """A proxy-scored integer program's answer (and everything it evaluated) as Beam's starting material."""
+        from .sensitivity_ilp import ProxyILPSettings, SensitivityILP
+
+        with self.ctx.in_phase("beam:ilp"):
+            ilp = SensitivityILP(self.ctx, ProxyILPSettings(scores=scores, level="kind"))
+            ilp.run()
+        for row in ilp.trials.rows:
+            bits = self.ctx.space.bits_of(row["key"])
+            self.measured[row["key"]] = (bool(row["feasible"]), row["search_accuracy"])
+            if row["feasible"] and (self.best is None or self._smaller(bits, self.best)):
+                self.best = bits
+        return ilp.trials.best()
 
     # -- entry point ------------------------------------------------------------------------------
     def run(self) -> dict[str, int]:
@@ -350,8 +366,17 @@ def run_aq4svit(ctx: SearchContext, settings: AQ4SViTSettings) -> MethodOutput:
     extra = {"levels": list(settings.levels), "beam_width": settings.beam_width, "gate": searcher.gate.state(),
              "minibatch_slack": settings.minibatch_slack, "drift_aggregate": ctx.evaluator.drift_aggregate,
              "rank_keep": settings.keep if settings.gate == "rank" else None, "trade_partners": settings.trade_partners,
-             "seed_greedy": settings.seed_greedy, "audit_gate": settings.audit_gate}
+             "seed_greedy": settings.seed_greedy, "audit_gate": settings.audit_gate, "seed_ilp": getattr(settings, "seed_ilp", None)}
     return MethodOutput(final, searcher.pareto(), extra)
+
+
+@dataclass
+class AQ4SViTKindSettings(AQ4SViTSettings):
+    """Ours, beyond the paper's hierarchy: a fourth level after the block level lowers one layer kind inside one block at
+    a time (Q, K, V, the MLP's convolutions, ...); the drift gate screens the candidates this multiplies."""
+
+    levels: tuple[str, ...] = setting(("network", "stage", "block", "kind"), Checked(check_levels, "a comma-separated list of "
+                                      + ", ".join(LEVELS)), "hierarchy levels, in order (the paper's three, then kind)")
 
 
 register_method("greedy", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "greedy"},
@@ -360,3 +385,23 @@ register_method("greedy", AQ4SViTSettings, table_file="pareto.csv", defaults={"m
 register_method("beam", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "beam"},
                 summary="AQ4SViT Beam: K configurations per level, trade moves, rank-gated",
                  display_name="AQ4SViT-Beam", color="#264653", marker="D", peer=True, notebook_variant=True, order=30)(run_aq4svit)
+
+
+@dataclass
+class AQ4SViTFromILPSettings(AQ4SViTSettings):
+    """Ours: Beam starts from a proxy-scored integer program's repaired answer instead of from Greedy's path."""
+
+    seed_greedy: bool = setting(False, Boolean(), "Beam: run Greedy first and seed each level with its state")
+    seed_ilp: str = setting("fisher", Options(("fisher", "hessian", "drift")), "Beam: seed it with this proxy ILP's answer")
+
+
+# variants of ours, labelled as such (issue 26 §2): the paper's hierarchy above stays the default, "as specified"
+register_method("greedy-kind", AQ4SViTKindSettings, table_file="pareto.csv", defaults={"method": "greedy"},
+                summary="ours: AQ4SViT Greedy with a fourth, layer-kind level after the block level, drift-gated",
+                display_name="Greedy+kind (ours)", color="#76c893", marker="o", order=21)(run_aq4svit)
+register_method("beam-kind", AQ4SViTKindSettings, table_file="pareto.csv", defaults={"method": "beam"},
+                summary="ours: AQ4SViT Beam with a fourth, layer-kind level after the block level, rank-gated",
+                display_name="Beam+kind (ours)", color="#1e6091", marker="D", order=31)(run_aq4svit)
+register_method("beam-ilp", AQ4SViTFromILPSettings, table_file="pareto.csv", defaults={"method": "beam"},
+                summary="ours: AQ4SViT Beam started from the Fisher-scored integer program's repaired answer",
+                display_name="Beam from ILP (ours)", color="#52796f", marker="P", order=32)(run_aq4svit)
