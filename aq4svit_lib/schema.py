@@ -176,7 +176,7 @@ def validate(obj: Any) -> None:
         value = getattr(obj, f.name)
         if value is None and spec.none:
             continue
-        where = f"{flag_of(f)} ({type(obj).__name__}.{f.name})"
+        where = f"{flag_of(f)} ({type(obj).__name__}.{f.name})" if spec.cli else f"{type(obj).__name__}.{f.name}"
         if isinstance(spec.constraint, Checked):  # its reader says what is wrong
             try:
                 value = spec.constraint.read(value)

@@ -101,7 +101,7 @@ def test_sensitivity_ilp_evaluates_its_front_and_answers_a_feasible_solution(tmp
 @pytest.mark.parametrize("method,kwargs,needle", [
     ("random", {"budget": 0}, "budget"),
     ("optuna", {"population": 1}, "population"),
-    ("sensitivity-ilp", {"scores": "hessian"}, "score source"),
+    ("sensitivity-ilp", {"scores": "curvature"}, "--scores .* must be one of measured, drift, fisher, hessian"),
     ("sensitivity-ilp", {"budgets": 1}, "budgets"),
 ])
 def test_baseline_settings_are_validated(tmp_path, method, kwargs, needle):

@@ -10,59 +10,87 @@ stage, lower another), which is what makes Beam the wider search.
 
 import itertools
 from collections import Counter
-from types import SimpleNamespace
+from collections.abc import Iterable
 
+import numpy as np
 import pytest
 import torch
 
+from aq4svit_lib.data.splits import Split
+from aq4svit_lib.evaluate import AccuracyResult, EvaluatorProtocol
 from aq4svit_lib.evaluate.drift import DriftResult
-from aq4svit_lib.evaluate.executor import SerialExecutor
+from aq4svit_lib.evaluate.executor import Request, SerialExecutor
+from aq4svit_lib.evaluate.memo import InMemoryMemo
 from aq4svit_lib.models import create_model
 from aq4svit_lib.quant import MemoryModel
+from aq4svit_lib.quant.apply import WeightQuantizer
+from aq4svit_lib.quant.config import QuantConfig
+from aq4svit_lib.quant.quantizers import QuantScheme
 from aq4svit_lib.search import AQ4SViT, AQ4SViTSettings, Constraint, SearchContext, SearchSpace
 
 BITS = (32, 8, 4, 2)
 N = 10_000  # images of the synthetic search split: accuracies are exact multiples of 1/N
+with torch.device("meta"):
+    MODEL = create_model("sdtv3_tiny")  # structure and memory only: no weights are ever read
+#: a search split of N images that are never read (accuracy is computed, not measured)
+SEARCH = Split("synthetic", "search", "none", np.arange(N), "additive", lambda indices, batch_size: iter(()),
+               lambda indices: torch.zeros(len(indices), dtype=torch.long))
 
 
 class AdditiveEvaluator:
-    """accuracy(config) = 0.9 - sum of per-stage losses; drift = the same sum (a perfect proxy)."""
+    """accuracy(config) = 0.9 - sum of per-stage losses; drift = the same sum (a perfect proxy).
+
+    Stands in for the engine's Evaluator: it implements EvaluatorProtocol (see ``run``, and
+    tests/test_protocols.py, which compares its methods' parameters with the protocol's).
+    """
 
     def __init__(self, space: SearchSpace, loss: dict[tuple[str, int], float]):
         self.space, self.loss = space, loss
         self.units = space.units("stage")
-        self.counters = Counter()
-        self.splits = {"search": range(N)}
+        self.counters: Counter = Counter()
+        self.splits = {"search": SEARCH}
         self.calls = 0
         self.replayed_seconds = 0.0  # the engine's attribute: nothing replayed from a memo here
         self.executor = SerialExecutor()  # the engine's attribute: everything computed here, on demand
+        self.memo = InMemoryMemo()  # never written: nothing is measured
+        self.model = MODEL
+        self.structure = space.structure
+        self.drift_aggregate, self.drift_split, self.batch_size = "mean", "minibatch", 256
+        self.quantizer = WeightQuantizer(MODEL, space.scheme)
 
-    def _loss(self, bits) -> float:
+    def _loss(self, bits: dict[str, int]) -> float:
         return sum(self.loss.get((u.name, self.space.unit_bits(bits, u)), 0.0) for u in self.units)
 
-    def drift(self, bits):
-        loss = self._loss(bits)
+    def drift(self, config: QuantConfig | dict[str, int]) -> DriftResult:
+        loss = self._loss(self.resolve(config)[0])
         return DriftResult(loss, loss, 0.0, {}, round((0.9 - loss) * N), 0, N)
 
-    def accuracy(self, bits, split="search", floor=None):
+    def accuracy(self, config: QuantConfig | dict[str, int], split: str = "search", floor: float | None = None) -> AccuracyResult:
         self.calls += 1
-        correct = round((0.9 - self._loss(bits)) * N)
+        correct = round((0.9 - self._loss(self.resolve(config)[0])) * N)
         passed = None if floor is None else correct >= floor * N - 1e-9
-        return SimpleNamespace(accuracy=correct / N, correct=correct, n=N, passed=passed, complete=True, seen=N,
-                               upper_bound=correct / N)
+        return AccuracyResult(split, N, correct, 0, N, True, floor, passed)
 
-    def pin(self, *configs):
+    def pin(self, *configs: QuantConfig | dict[str, int]) -> None:
         pass
 
-    def prefetch(self, requests):
+    def prefetch(self, requests: Iterable[Request]) -> int:
         return 0  # serial: nothing ahead of time (as the engine)
+
+    def split(self, name: str) -> Split:
+        return self.splits[name]
+
+    def resolve(self, config: QuantConfig | dict[str, int]) -> tuple[dict[str, int], QuantScheme]:
+        assert isinstance(config, dict), "the searches pass per-layer bits"
+        return config, self.space.scheme
+
+    def stats(self) -> dict:
+        return dict(self.counters)
 
 
 @pytest.fixture(scope="module")
 def space():
-    with torch.device("meta"):
-        model = create_model("sdtv3_tiny")
-    return SearchSpace(model.quant_structure(), MemoryModel(model), BITS)
+    return SearchSpace(MODEL.quant_structure(), MemoryModel(MODEL), BITS)
 
 
 def losses(space):
@@ -77,7 +105,7 @@ def losses(space):
 
 
 def run(space, loss, method, **kw):
-    ev = AdditiveEvaluator(space, loss)
+    ev: EvaluatorProtocol = AdditiveEvaluator(space, loss)  # mypy checks the fake against the protocol
     ctx = SearchContext(method, ev, space, None, Constraint(0.9, delta=1.0))
     searcher = AQ4SViT(ctx, AQ4SViTSettings(method, ("network", "stage"), **kw))
     searcher.fp32_minibatch = (round(0.9 * N), N)  # FP32 (correct, n) on the minibatch
@@ -137,7 +165,7 @@ def test_beam_is_never_larger_than_greedy(space):
 def test_rank_gate_fully_evaluates_at_most_m_children_per_round(space):
     loss, _ = losses(space)
     _, ctx = run(space, loss, "beam", beam_width=2, gate="rank", rank_keep=1, seed_greedy=False)
-    rounds = Counter()
+    rounds: Counter = Counter()
     for r in ctx.trace:
         if r["decision"] in ("accepted", "rejected", "rejected_early"):
             rounds[(r["phase"], r["round"])] += 1

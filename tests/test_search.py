@@ -263,7 +263,7 @@ def test_search_margin_is_one_rule_for_every_decision(greedy_run):
     assert Constraint(0.9, delta=30.0, confidence=0.95, reference=ref).accepts(cand)  # 0.8 >= 0.6 + 0.156
     assert Constraint(0.9, delta=10.0, confidence=0.95, reference=ref).standard_error(cand) == pytest.approx(math.sqrt(0.009))
     with pytest.raises(ValueError, match="reference"):
-        Constraint(0.9, confidence=0.9)
+        Constraint(0.9, 1.5, confidence=0.9)
 
 
 def test_resume_after_a_kill_gives_the_identical_result(tmp_path, greedy_run):
@@ -289,16 +289,16 @@ def test_same_seed_gives_the_same_result_json(tmp_path, greedy_run):
 
 
 @pytest.mark.parametrize("kwargs,needle", [
-    ({"beam_width": 0}, "beam width"),
-    ({"drift_threshold": -1.0}, "drift threshold"),
+    ({"beam_width": 0}, "--beam-width"),
+    ({"drift_threshold": -1.0}, "--drift-threshold"),
     ({"levels": ("network", "layer")}, "unknown level"),
     ({"delta": 0}, "delta"),
     ({"bits": ()}, "empty"),
     ({"bits": (32, 17)}, "not allowed"),
     ({"spec": SplitSpec(search_size=100_000)}, "cannot draw"),
     ({"spec": SplitSpec(search_size=57_000, verify_size=3000)}, "nothing would be left"),
-    ({"gate": "sometimes"}, "unknown gate"),
-    ({"trade_partners": -1}, "trade partners"),
+    ({"gate": "sometimes"}, "--gate .* must be one of auto, threshold, rank, off"),
+    ({"trade_partners": -1}, "--trade-partners"),
 ])
 def test_bad_arguments_are_clear_errors_and_write_nothing(tmp_path, kwargs, needle):
     from aq4svit_lib.errors import Aq4svitError

@@ -25,9 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from ..errors import UsageError, choices
 from ..quant.quantizers import QuantScheme
+from .protocols import ExecutorProtocol
+
+E = TypeVar("E", bound=ExecutorProtocol)
 
 
 @dataclass(frozen=True)
@@ -101,14 +105,14 @@ class SerialExecutor:
         pass
 
 
-_EXECUTORS: dict[str, Callable[[ExecutorSettings], object]] = {}
+_EXECUTORS: dict[str, Callable[[ExecutorSettings], ExecutorProtocol]] = {}
 
 
-def register_executor(name: str):
+def register_executor(name: str) -> Callable[[type[E]], type[E]]:
     """Decorator on a class ``cls(settings)`` with ``remote``, ``speculates``, ``numerics``, ``start``, ``run``, ``broadcast``,
-    ``stats`` and ``close`` (see SerialExecutor)."""
+    ``stats`` and ``close`` (see SerialExecutor; protocols.py's ExecutorProtocol)."""
 
-    def wrap(cls):
+    def wrap(cls: type[E]) -> type[E]:
         if name in _EXECUTORS:
             raise ValueError(f"executor {name!r} is registered twice")
         _EXECUTORS[name] = cls
@@ -140,7 +144,7 @@ def _load_builtin() -> None:
     load_entry_points(ENTRY_POINT_GROUP)
 
 
-def get_executor(name: str):
+def get_executor(name: str) -> Callable[[ExecutorSettings], ExecutorProtocol]:
     _load_builtin()
     if name not in _EXECUTORS:
         raise UsageError(f"unknown executor {name!r}; valid: {choices(_EXECUTORS)}")

@@ -38,7 +38,7 @@ import pandas as pd
 from ..decisions import drop_within, exact
 from ..errors import UsageError
 from ..evaluate.executor import Request
-from ..schema import Boolean, Checked, Interval, Options, setting, validate
+from ..schema import Boolean, Checked, Interval, Options, default, setting, validate
 from .common import SearchContext, decision_of, fp32_bits, pareto_front
 from .gate import POLICIES, SCORES, DriftGate
 from .registry import MethodOutput, register_method
@@ -56,13 +56,15 @@ class AQ4SViTSettings:
     beam_width: int = setting(3, Interval(int, 1), "Beam: configurations kept per round (K)")
     drift_threshold: float | None = setting(None, Interval(float, 0, allow_inf=True), "fixed gate threshold tau (inf disables)",
                                             none="calibrated per level")
-    drift_margin: float = setting(1.5, Interval(float, 0, None, "neither"), "calibrated gate: tau = margin x largest accepted score of the level")
-    min_accepted: int = setting(1, Interval(int, 1), "gate calibration: passes a level needs before tau is set")
-    min_rejected: int = setting(1, Interval(int, 1), "gate calibration: failures a level needs before tau is set")
+    # the gate's own defaults (gate.py's DriftGate), declared there once
+    drift_margin: float = setting(default(DriftGate, "margin"), Interval(float, 0, None, "neither"),
+                                  "calibrated gate: tau = margin x largest accepted score of the level")
+    min_accepted: int = setting(default(DriftGate, "min_accepted"), Interval(int, 1), "gate calibration: passes a level needs before tau is set")
+    min_rejected: int = setting(default(DriftGate, "min_rejected"), Interval(int, 1), "gate calibration: failures a level needs before tau is set")
     minibatch_slack: float = setting(3.0, Interval(float, 0), "points of extra drop allowed on the minibatch check")
     gate: str = setting("auto", Options(("auto", *POLICIES)), "drift gate policy: threshold, rank (Beam: evaluate only the best M "
                         "children), off; auto = threshold for Greedy, rank for Beam")
-    gate_score: str = setting("increase", Options(SCORES), "what the gate scores: increase (drift added by the move) or absolute")
+    gate_score: str = setting(default(DriftGate, "score_kind"), Options(SCORES), "what the gate scores: increase (drift added by the move) or absolute")
     rank_keep: int | None = setting(None, Interval(int, 1), "rank gate: children fully evaluated per Beam round", none="2 x beam width")
     trade_partners: int = setting(3, Interval(int, 0), "Beam: units tried as the raised half of a trade move (0: no trades)")
     seed_greedy: bool = setting(True, Boolean(), "Beam: run Greedy first and seed each level with its state")
@@ -285,8 +287,8 @@ class AQ4SViT:
         ctx, k, s = self.ctx, self.settings.beam_width, self.settings
         space = ctx.space
         path = self.greedy(start, prefix="beam:greedy") if s.seed_greedy else []
-        if getattr(s, "seed_ilp", ""):
-            path.append(self.from_ilp(s.seed_ilp))
+        if seed_ilp := getattr(s, "seed_ilp", ""):  # AQ4SViTFromILPSettings
+            path.append(self.from_ilp(seed_ilp))
         beam = [dict(start)]
         for level in s.levels:
             with ctx.in_phase(f"beam:{level}"):

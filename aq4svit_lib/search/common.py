@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..decisions import at_least, exact, rational
 from ..errors import UsageError
-from ..evaluate import Evaluator
+from ..evaluate import EvaluatorProtocol
 from ..quant.config import QuantConfig, paper_notation
 from ..quant.quantizers import FP32
 from .results import ResultFolder, base_result
@@ -73,7 +73,7 @@ class Constraint:
     """
 
     fp32_accuracy: float
-    delta: float = 1.5  # points (percent)
+    delta: float  # points (percent); the default is SearchSettings.delta's, declared there once
     relative: bool = False
     confidence: float = 0.5  # 0.5: the count rule alone
     reference: np.ndarray | None = field(default=None, repr=False, compare=False)  # FP32's per-image hits
@@ -129,7 +129,7 @@ class Constraint:
 @dataclass
 class SearchContext:
     method: str
-    evaluator: Evaluator
+    evaluator: EvaluatorProtocol  # engine.py's Evaluator, or a test's fake
     space: SearchSpace
     folder: ResultFolder | None
     constraint: Constraint
