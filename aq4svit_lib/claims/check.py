@@ -29,6 +29,10 @@ def record(claim: Claim, m: Measurement, times: dict[str, float] | None = None) 
             "command": claim.command, "notebooks": list(claim.notebooks), "seconds": seconds}
 
 
+#: outside the default profile's time aim (`aq4svit reproduce --extended`, run once on the gallery's machine)
+EXTENDED_NOTEBOOKS = ("09_seed_study",)
+
+
 def notebook_times(run: Run) -> dict[str, float]:
     """Notebook prefix ("05") -> seconds it took in this run (timings/00_notebooks), summing variants (04 Greedy + Beam)."""
     if not run.has("timings/00_notebooks"):
