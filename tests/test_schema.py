@@ -18,7 +18,7 @@ PARTS = (SplitSpec, ModelSettings, DataSettings, EngineSettings, SearchSettings,
 
 
 def settings_classes():
-    return (*PARTS, *{get_method(m).settings for m in method_names()})
+    return (*PARTS, *dict.fromkeys(get_method(m).settings for m in method_names()))  # ordered: xdist workers collect alike
 
 
 @pytest.mark.parametrize("cls", settings_classes(), ids=lambda c: c.__name__)
