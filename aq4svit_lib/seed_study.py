@@ -62,7 +62,7 @@ def run_seed_study(profile, seeds=DEFAULT_SEEDS, methods=METHODS, models=None, *
     seeds = tuple(int(s) for s in seeds)
     if any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct non-negative integers, got {seeds}")
-    if getattr(profile, "resample", 0):
+    if profile.spec.resample:
         raise ValueError("run_seed_study takes the unresampled profile (resample=0); the seeds set the resample")
     out = {}
     for model in models or profile.models:

@@ -73,6 +73,7 @@ def main() -> None:
     notebooks = pd.read_csv(nb_path) if nb_path.is_file() else pd.DataFrame(columns=["notebook", "seconds", "machine"])
     notebooks = notebooks[~notebooks.notebook.isin(EXTENDED_NOTEBOOKS)]  # the default profile's time (the aim's)
     s = searches(Path(args.results))
+    s = s[~s.folder.str.contains("_resample")]  # the seed study's runs (--extended) are not the default profile's time
     by_kind = s.groupby("kind").agg(runs=("folder", "count"), full_evaluations=("full_evaluations", "sum"),
                                     wall_seconds=("wall_seconds", "sum")).sort_values("wall_seconds", ascending=False).reset_index()
     by_kind["share"] = by_kind.wall_seconds / by_kind.wall_seconds.sum()
