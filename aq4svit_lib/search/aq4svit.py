@@ -133,8 +133,8 @@ class AQ4SViT:
         passed = ctx.constraint.accepts(r)
         self.gate.observe(fields["gate_score"], passed)
         self.measured[cand["key"]] = (passed, r.accuracy)
-        if passed and (self.best is None or self._smaller(bits, self.best)):
-            self.best = bits
+        if passed:
+            self._keep_if_smallest(bits)
         ctx.record(bits, decision_of(ctx, r, passed), time.perf_counter() - cand["t0"], search_accuracy=r.accuracy, images_seen=r.seen,
                    search_upper_bound=r.upper_bound, search_standard_error=ctx.constraint.standard_error(r), **fields)
         return passed
@@ -192,6 +192,11 @@ class AQ4SViT:
         with ctx.in_phase("audit"):
             r = ctx.evaluator.accuracy(bits, "search", floor=ctx.constraint.floor)
         return {"audit_passed": ctx.constraint.accepts(r), "audit_accuracy": r.accuracy, "audit_standard_error": ctx.constraint.standard_error(r)}
+
+    def _keep_if_smallest(self, bits: dict[str, int]) -> None:
+        """A feasible configuration becomes the answer when it is the smallest seen (one rule for every source)."""
+        if self.best is None or self._smaller(bits, self.best):
+            self.best = bits
 
     def _smaller(self, a: dict[str, int], b: dict[str, int]) -> bool:
         space = self.ctx.space
@@ -324,8 +329,8 @@ class AQ4SViT:
         for row in ilp.trials.rows:
             bits = self.ctx.space.bits_of(row["key"])
             self.measured[row["key"]] = (bool(row["feasible"]), row["search_accuracy"])
-            if row["feasible"] and (self.best is None or self._smaller(bits, self.best)):
-                self.best = bits
+            if row["feasible"]:
+                self._keep_if_smallest(bits)
         return ilp.trials.best()
 
     # -- entry point ------------------------------------------------------------------------------
