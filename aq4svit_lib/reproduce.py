@@ -247,6 +247,17 @@ def results_dir(profile: Profile, base: str | Path | None = None) -> Path:
     return Path(base or os.environ.get("AQ4SVIT_RESULTS") or ROOT / "results") / profile.name
 
 
+def model_memo(profile: Profile, model: str, base: str | Path | None = None) -> Path:
+    """The one memo every search, sweep and study of ``model`` shares in this profile.
+
+    Its keys hold everything a number depends on (weights, bits, scheme, split, device numerics, batch size,
+    code), never the method, so a configuration two searches visit (FP32 on each split, QSViT's sweep and the
+    sensitivity ILP's scores, Greedy's path inside Beam's) is forwarded once. A search that meets another's
+    record adds back its seconds and images (search/common.py), so each reports what it would cost alone.
+    """
+    return results_dir(profile, base) / model / "memo.sqlite"
+
+
 def figures_dir(profile: Profile, base: str | Path | None = None) -> Path:
     """The default profile writes the committed gallery (figures/); others write under results/."""
     if base is not None:
@@ -312,8 +323,8 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     """Run a search once per settings and reuse its folder afterwards; returns a SearchOutcome.
 
     The folder is reused only when its stamp matches the complete settings and the provenance (weights'
-    content, the code the search imports, library versions); otherwise it is recomputed. ``memo``: a
-    memo file to share (evaluations another run made count with their original time, see common.py).
+    content, the code the search imports, library versions); otherwise it is recomputed. ``memo``: the
+    memo file, by default the model's shared one (:func:`model_memo`).
     """
     from .search import run_search
 
@@ -326,7 +337,8 @@ def ensure_search(profile: Profile, model: str, method: str, *, name: str | None
     write_json_atomic(stamp, {**record, "complete": False})
     t0 = time.perf_counter()
     # an interrupted run with the same settings resumes from its memo; anything else starts cold
-    outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo, executor=profile.executor_settings())
+    outcome = run_search(settings, out=out, resume=same, force=not same, memo=memo or model_memo(profile, model, base),
+                         executor=profile.executor_settings())
     write_json_atomic(stamp, {**record, "complete": True, "seconds": time.perf_counter() - t0})
     return outcome
 
@@ -357,18 +369,12 @@ def cached_search(profile: Profile, model: str, method: str, *, name: str | None
 def compare_methods(profile: Profile, model: str, methods=None, *, base=None) -> dict:
     """Every method on one model with the profile's settings (folders reused as by ensure_search): label -> outcome.
 
-    The sensitivity ILP's measured scores are QSViT's Algorithm-1 configurations, so it shares QSViT's memo
-    when QSViT ran: those evaluations cost no forward pass and count with their original time.
+    They share the model's memo (:func:`model_memo`): the sensitivity ILP's measured scores are QSViT's
+    Algorithm-1 configurations, forwarded once and counted in both methods' costs.
     """
     from .search.registry import peer_methods
 
-    out = {}
-    for method in methods or peer_methods():  # the registered peers, in their order
-        memo = None
-        if method == "sensitivity-ilp" and "qsvit" in out:
-            memo = results_dir(profile, base) / model / "qsvit" / "memo.sqlite"
-        out[method] = ensure_search(profile, model, method, base=base, memo=memo)
-    return out
+    return {method: ensure_search(profile, model, method, base=base) for method in methods or peer_methods()}
 
 
 def long_runs(profile: Profile, *, base=None, compute: bool = False) -> dict:
@@ -413,26 +419,29 @@ def ensure_sweep(profile: Profile, model: str, name: str, *, bits, scheme=None, 
     if table_file.exists() and stamp.exists() and json.loads(stamp.read_text()).get("digest") == digest:
         return pd.read_csv(table_file)
     out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
     net = profile_model(profile, model)
     splits = {k: v for k, v in profile_splits(profile, model).items() if k in ("search",)}
-    with Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=out / "memo.sqlite",
+    with Evaluator(net, splits, scheme=scheme, batch_size=profile.batch_size, memo=model_memo(profile, model, base),
                    device=profile.device, quiet=True, executor=make_executor(profile.executor_settings())) as ev:
         space = SearchSpace(ev.structure, MemoryModel(net), bits, scheme)
         ctx = SearchContext("qsvit-sweep", ev, space, None, Constraint(1.0, profile.delta))
         ctx.constraint = Constraint(ev.accuracy(fp32_bits(space), "search").accuracy, profile.delta)
         table = sensitivity_sweep(ctx)
+        replayed = ev.replayed_seconds  # what the model's memo already held (QSViT's own sweep, when it ran first)
     from .ioutil import write_text_atomic
 
     write_text_atomic(table_file, table.to_csv(index=False))
-    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": True})
+    write_json_atomic(stamp, {"digest": digest, "settings": settings, "provenance": origin, "complete": True,
+                              "seconds": time.perf_counter() - t0, "replayed_seconds": replayed})
     return table
 
 
 def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None = None):
     """Drift and *full* search accuracy of every candidate the searches screened (pruned ones included).
 
-    Each search's candidates are judged through that search's own memo: the ones it evaluated in
-    full are replayed (with their per-image hits, which the margin needs), only pruned ones cost a pass.
+    Candidates are judged through the model's memo: the ones a search evaluated in full are replayed
+    (with their per-image hits, which the margin needs), only pruned ones cost a pass.
     """
     import pandas as pd
 
@@ -444,7 +453,7 @@ def drift_study_for(prof: Profile, model: str, outcomes, batch_size: int | None 
         t = o.trace
         todo = [rec for rec in t[t.drift.notna()].to_dict("records") if rec["key"] not in seen]
         seen.update(rec["key"] for rec in todo)
-        memo = o.folder / "memo.sqlite" if o.folder is not None else results_dir(prof) / model / "drift_study.sqlite"
+        memo = o.folder.parent / "memo.sqlite" if o.folder is not None else model_memo(prof, model)  # the folder's model memo
         rows += _judge_in_full(prof, net, splits, o.result, todo, memo, batch_size or prof.batch_size)
     return drift_study(pd.DataFrame(rows), outcomes[0].result["fp32"]["search_accuracy"])
 

@@ -50,7 +50,8 @@ class AdditiveEvaluator:
         self.counters: Counter = Counter()
         self.splits = {"search": SEARCH}
         self.calls = 0
-        self.replayed_seconds = 0.0  # the engine's attribute: nothing replayed from a memo here
+        self.replayed_seconds = 0.0  # the engine's attributes: nothing replayed from a memo here
+        self.replayed_images = 0
         self.executor = SerialExecutor()  # the engine's attribute: everything computed here, on demand
         self.memo = InMemoryMemo()  # never written: nothing is measured
         self.model = MODEL

@@ -56,7 +56,7 @@ def test_the_protocols_declare_methods_and_attributes():
     """The helper sees what each protocol declares (an empty list would make every check below pass)."""
     methods, data = protocol_members(EvaluatorProtocol)
     assert {"accuracy", "drift", "prefetch", "pin", "split", "resolve", "stats"} <= set(methods)
-    assert {"counters", "replayed_seconds", "executor", "memo", "splits", "structure", "quantizer"} <= data
+    assert {"counters", "replayed_seconds", "replayed_images", "executor", "memo", "splits", "structure", "quantizer"} <= data
     methods, data = protocol_members(ExecutorProtocol)
     assert set(methods) == {"start", "run", "broadcast", "stats", "close"} and {"remote", "speculates", "numerics"} <= data
     assert set(protocol_members(MemoProtocol)[0]) == {"get", "put", "__len__", "close", "stats"}
@@ -114,6 +114,7 @@ class Drifted:
 
     counters: Counter = Counter()
     replayed_seconds = 0.0
+    replayed_images = 0
     executor = SerialExecutor()
     splits: dict = {}
     model = structure = None

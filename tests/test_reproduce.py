@@ -52,6 +52,23 @@ def test_ensure_search_reuses_a_finished_folder(tmp_path):
     assert changed.result["delta"] == 3.0
 
 
+def test_the_searches_of_one_model_share_its_memo_and_each_reports_what_it_costs_alone(tmp_path):
+    """Beam after Greedy meets Greedy's path in the model's memo: it forwards less, and finds and reports exactly what
+    it finds and reports alone (its images and seconds include the replayed records')."""
+    from aq4svit_lib.reproduce import model_memo
+    from aq4svit_lib.search.results import result_differences
+
+    prof = get_profile("ci", models=("sdtv3_tiny",), search_size=200, minibatch_size=32, verify_size=100)
+    ensure_search(prof, "sdtv3_tiny", "greedy", base=tmp_path)
+    shared = ensure_search(prof, "sdtv3_tiny", "beam", base=tmp_path)
+    alone = ensure_search(prof, "sdtv3_tiny", "beam", base=tmp_path / "alone")
+    assert model_memo(prof, "sdtv3_tiny", tmp_path).is_file() and not (shared.folder / "memo.sqlite").exists()
+    assert result_differences(shared.result, alone.result, shared.trace, alone.trace) == []
+    assert alone.result["replayed_images"] == 0 < shared.result["replayed_images"]
+    assert shared.result["memo"]["writes"] < alone.result["memo"]["writes"]  # what Greedy had forwarded is not forwarded again
+    assert shared.result["images_forwarded"] == alone.result["images_forwarded"]
+
+
 def test_drift_study_judges_each_candidate_like_its_search_did(tmp_path):
     from aq4svit_lib.reproduce import drift_study_for
 

@@ -137,10 +137,11 @@ def test_qsvit_rerun_with_memo_replays_and_reports_the_original_time(qsvit_run):
     again = search("qsvit", out, resume=True)
     assert again.bits == outcome.bits
     assert again.result["final"] == outcome.result["final"] and again.result["evaluations"] == outcome.result["evaluations"]
-    assert again.result["memo"]["hits"] > 0 and again.result["images_forwarded"] == 0  # nothing re-evaluated
-    # the replay takes almost no time; the reported search time adds back what the evaluations first cost
+    assert again.result["memo"]["hits"] > 0 and again.result["memo"]["writes"] == 0  # nothing re-evaluated
+    # the replay takes almost no time; the reported search time and images add back what the evaluations first cost
     first, replay = outcome.result, again.result
     assert first["replayed_seconds"] == 0 and replay["replayed_seconds"] > 0
+    assert first["replayed_images"] == 0 and replay["replayed_images"] == replay["images_forwarded"] == first["images_forwarded"]
     assert 0.5 * first["search_seconds"] <= replay["search_seconds"] <= 1.5 * first["search_seconds"]
 
 

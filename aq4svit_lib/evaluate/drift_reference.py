@@ -87,22 +87,23 @@ class DriftProbe(EvaluatorState):
         if cached is not None:
             self.counters["memo_hits"] += 1
             self._replayed(key, cached)
-            fields = {k: v for k, v in cached.items() if k != "session"}
+            fields = {k: v for k, v in cached.items() if k not in ("session", "forwarded")}
             return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
         if self.executor.remote:
             record = self._remote({key: Request.drift(bits, self.drift_split, self._own(scheme))})[key]
             return DriftResult(**{k: v for k, v in record.items() if k != "forwarded"})
         ref = self._ensure_reference()
+        forwarded = 0
         if all(b == FP32 for b in bits.values()):
             assert self._fp32_drift_result is not None  # set by _ensure_reference
             result = self._fp32_drift_result
         else:
             t0 = time.perf_counter()
             acc = DriftAccumulator(ref)
-            tally, _, start = self._run(bits, scheme, sp, "drift", observer=acc)
+            tally, forwarded, start = self._run(bits, scheme, sp, "drift", observer=acc)
             self.counters["drift_probes"] += 1
             agg, worst, disagree, per_layer = summarize(ref, acc.sums, self.drift_aggregate)
             result = DriftResult(agg, worst, disagree, per_layer, tally.correct, tally.correct5, tally.n,
                                  self.drift_aggregate, time.perf_counter() - t0, False, start)
-        self.memo.put(key, "drift", {**result.to_dict(), "session": self.session})
+        self.memo.put(key, "drift", {**result.to_dict(), "forwarded": forwarded, "session": self.session})
         return result

@@ -151,6 +151,7 @@ class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
         self.session = uuid.uuid4().hex[:12]
         self._replayed_keys = set()
         self.replayed_seconds = 0.0  # original seconds of other sessions' evaluations the memo answered
+        self.replayed_images = 0  # and the images they forwarded
         if self.executor.remote:  # workers up before the first memo key (it carries their hardware)
             self.executor.start(self)
 
@@ -182,7 +183,7 @@ class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
         self.counters["evaluations"] += 1
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.seen,
                   "complete": tally.seen == tally.n, "floor": floor, "seconds": time.perf_counter() - t0,
-                  "hits": _pack_hits(tally), "session": self.session}
+                  "hits": _pack_hits(tally), "forwarded": forwarded, "session": self.session}
         self.memo.put(key, "accuracy", record)
         return self._accuracy_result(sp, record, floor, forwarded=forwarded, start=start)
 

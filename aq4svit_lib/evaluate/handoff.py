@@ -47,7 +47,7 @@ class Handoff(EvaluatorState):
         answers = self.executor.run(self, list(todo.values())) if todo else []
         out = {}
         for (key, req), answer in zip(todo.items(), answers, strict=True):
-            record = {k: v for k, v in answer.items() if k not in ("forwarded", "start_block")}
+            record = {k: v for k, v in answer.items() if k != "start_block"}  # "forwarded": what a replay adds back
             self.memo.put(key, req.kind, {**record, "session": self.session})
             self.counters["images_forwarded"] += answer["forwarded"]
             self.counters["evaluations" if req.kind == "accuracy" else "drift_probes"] += 1

@@ -41,10 +41,13 @@ def _answers(cached: dict | None, floor: float | None) -> bool:
 
 class MemoKeys(EvaluatorState):
     def _replayed(self, key: str, record: dict) -> None:
-        """Add back a previous session's evaluation time, once per record (a search may look a result up twice)."""
+        """Add back the time and images of another session's evaluation (a killed run of this search, or another
+        search sharing the model's memo), once per record (a search may look a result up twice): what a search
+        reports is what it would have cost alone, not what this replay cost."""
         if record.get("session") not in (None, self.session) and key not in self._replayed_keys:
             self._replayed_keys.add(key)
             self.replayed_seconds += record.get("seconds") or 0.0
+            self.replayed_images += record.get("forwarded") or 0
 
     def signatures(self, bits: dict[str, int], scheme: QuantScheme) -> list[str]:
         """sig[i] identifies the bits of blocks 0..i-1 (the key of the activation entering block i)."""

@@ -6,6 +6,8 @@ the order is computed once (here or by a worker), memoised, and every later key 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -52,11 +54,11 @@ class HardestFirst(EvaluatorState):
         self._apply_order(name, order)
         # accuracy does not depend on the order: record FP32's now rather than forwarding it again
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
-        self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", record)
+        self.memo.put(self._key("accuracy", fp32, self.scheme, self.splits[name]), "accuracy", {**record, "session": self.session})
 
     def _compute_order(self, split: Split) -> tuple[np.ndarray, dict, int]:
         """(order, FP32's accuracy record in that order, images forwarded): one FP32 pass over ``split``."""
-        margins, tally = [], Tally(len(split))
+        margins, tally, t0 = [], Tally(len(split)), time.perf_counter()
         with torch.inference_mode(), self.quantizer.applied({}, self.scheme):
             for x, y in split.batches(self.batch_size):
                 logits = self.model(x.to(self.device)).float()
@@ -67,7 +69,7 @@ class HardestFirst(EvaluatorState):
                 _count(tally, logits, y)
         order = torch.argsort(torch.cat(margins), stable=True).numpy()
         record = {"n": tally.n, "correct": tally.correct, "correct5": tally.correct5, "seen": tally.n, "complete": True,
-                  "floor": None, "seconds": 0.0, "hits": _pack_hits(tally, order)}
+                  "floor": None, "seconds": time.perf_counter() - t0, "hits": _pack_hits(tally, order), "forwarded": len(split)}
         return order, record, len(split)
 
     def _apply_order(self, name: str, order: np.ndarray) -> None:

@@ -83,6 +83,9 @@ class EvaluatorProtocol(Protocol):
     def replayed_seconds(self) -> float: ...
 
     @property
+    def replayed_images(self) -> int: ...
+
+    @property
     def executor(self) -> ExecutorProtocol: ...
 
     @property

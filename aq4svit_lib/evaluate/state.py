@@ -59,6 +59,7 @@ class EvaluatorState:
     session: str
     _replayed_keys: set[str]
     replayed_seconds: float
+    replayed_images: int
 
     if TYPE_CHECKING:
 

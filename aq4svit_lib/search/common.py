@@ -142,14 +142,15 @@ class SearchContext:
     phase: str = ""
     started: float = field(default_factory=time.perf_counter)
 
-    excluded: dict = field(default_factory=lambda: {"seconds": 0.0, "images_forwarded": 0, "replayed_seconds": 0.0})  # untimed work
+    excluded: dict = field(default_factory=lambda: {"seconds": 0.0, "images_forwarded": 0, "replayed_seconds": 0.0,
+                                                    "replayed_images": 0})  # untimed work
 
     @contextlib.contextmanager
     def in_phase(self, name: str):
         """Time a phase; an untimed phase nested in it (the gate audit) is not charged to it."""
         previous, self.phase = self.phase, name
         t0, img0 = time.perf_counter(), self.evaluator.counters["images_forwarded"]
-        re0 = self.evaluator.replayed_seconds
+        re0, ri0 = self.evaluator.replayed_seconds, self.evaluator.replayed_images
         ex0 = dict(self.excluded)
         try:
             yield
@@ -166,6 +167,7 @@ class SearchContext:
             p["images_forwarded"] += images
             if name in UNTIMED_PHASES:
                 self.excluded["replayed_seconds"] += self.evaluator.replayed_seconds - re0
+                self.excluded["replayed_images"] += self.evaluator.replayed_images - ri0
             self.phase = previous
 
     def tick(self) -> None:
@@ -223,6 +225,7 @@ class SearchContext:
                 verified["search_choice_test_accuracy"] = ev.accuracy(space.bits_of(choice), "test").accuracy
         memory = space.memory_bytes(bits)
         replayed = ev.replayed_seconds - self.excluded["replayed_seconds"]
+        replayed_images = ev.replayed_images - self.excluded["replayed_images"]
         result = base_result(
             method=self.method,
             model=ev.model.default_cfg.get("name", ""),
@@ -258,7 +261,9 @@ class SearchContext:
             replayed_seconds=round(replayed, 3),
             wall_seconds=round(time.perf_counter() - self.started, 3),
             evaluations={k: int(self.counters[k]) for k in ("generated", "gated", "minibatch", "pruned_minibatch", "full", "verify")},
-            images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k not in UNTIMED_PHASES)),
+            # like its seconds: images another session forwarded for it (a killed run, a search sharing the memo) count
+            images_forwarded=int(sum(p["images_forwarded"] for k, p in self.phases.items() if k not in UNTIMED_PHASES)) + replayed_images,
+            replayed_images=int(replayed_images),
             phases={k: {kk: (round(vv, 3) if isinstance(vv, float) else vv) for kk, vv in v.items()} for k, v in self.phases.items()},
             splits={name: split.describe() for name, split in ev.splits.items() if name != "train"},
             memo=ev.memo.stats(),

@@ -220,7 +220,7 @@ def base_result(**fields) -> dict:
 
 
 #: result.json fields that say how long or where a search ran, not what it found
-HOW_IT_RAN = ("search_seconds", "wall_seconds", "replayed_seconds", "phases", "memo", "executor", "images_forwarded", "resumed",
+HOW_IT_RAN = ("search_seconds", "wall_seconds", "replayed_seconds", "replayed_images", "phases", "memo", "executor", "images_forwarded", "resumed",
               "machine")
 TRACE_TIMINGS = ("seconds",)
 
