@@ -468,9 +468,18 @@ def peer_comparison(outcomes, reference=()) -> pd.DataFrame:
         t = o.trace[o.trace.decision.isin(FEASIBLE_DECISIONS)]
         hv.append(hypervolume(t.memory_bytes, t.search_accuracy, r0["fp32_bytes"], ref_acc) / box if box > 0 else float("nan"))
     df["hypervolume"] = hv
+    df.insert(2, "family", [_family(m) for m in df.method])
     df["best_known_bytes"] = best_known
     df["gap_to_best_known"] = df.memory_bytes / best_known - 1 if best_known else None
     return df
+
+
+def _family(method: str) -> str:
+    """Whose method it is (the registry's ``family``): "as specified", "field" or "ours"."""
+    from .search.registry import all_methods
+
+    entry = all_methods().get(method)
+    return entry.family if entry is not None else "field"
 
 
 def ilp_front(outcomes: dict) -> pd.DataFrame:

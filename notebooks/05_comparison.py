@@ -50,13 +50,14 @@ prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figu
 # %%
 from aq4svit_lib.report import comparison_table
 
-METHODS = ("qsvit", "greedy", "beam")
+METHODS = ("qsvit", "greedy", "beam")  # as the papers specify them
+VARIANTS = ("greedy-kind", "beam-kind", "beam-ilp")  # ours, next to them (issue 26): the profile's bit list only
 bit_lists = [prof.bits, *prof.extra_bits]  # the full profile adds QSViT's list
 outcomes = {}
 for blist in bit_lists:
     suffix = "" if blist == prof.bits else "_bits" + "-".join(map(str, blist))
     for m in prof.models:
-        for meth in METHODS:
+        for meth in METHODS + (VARIANTS if blist == prof.bits else ()):
             outcomes[(m, meth, blist)] = ensure_search(prof, m, meth, name=meth + suffix, bits=list(blist))
 table = comparison_table(outcomes)
 save_table(table.round(4), "05_comparison", FIG)

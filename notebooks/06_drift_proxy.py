@@ -57,6 +57,9 @@ ablation_runs = {
     "AQ4SViT-Beam, rank gate": ensure_search(prof, model, "beam"),
     "AQ4SViT-Beam, threshold gate": ensure_search(prof, model, "beam", name="beam_gate-threshold", gate="threshold"),
     "AQ4SViT-Beam, gate off": ensure_search(prof, model, "beam", name="beam_gate-off", gate="off"),  # every child in full
+    # ours: where candidates multiply (a layer-kind level after the block level) the gate has the most to screen
+    "Beam+kind (ours), rank gate": ensure_search(prof, model, "beam-kind"),
+    "Beam+kind (ours), gate off": ensure_search(prof, model, "beam-kind", name="beam-kind_gate-off", gate="off"),
 }
 ablation = gate_ablation(ablation_runs)
 ablation.insert(0, "run", list(ablation_runs))
@@ -71,7 +74,7 @@ ablation
 # **Result.** What the gate saves (full evaluations, images) and what it costs (the answer's memory), same search otherwise. The claims it supports, computed from this run's tables (`aq4svit check` re-verifies them):
 
 # %%
-show('A6', run=FIG)
+show('A6', 'F7', run=FIG)
 
 # %%
 from aq4svit_lib.report import gate_quality

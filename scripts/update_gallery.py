@@ -32,13 +32,13 @@ GALLERY = (  # (figure, caption); the claim IDs are the rows of REPRODUCTION.md'
                             "held-out data (A5)."),
     ("05_pareto", "Every feasible configuration the three searches evaluated, the Pareto front, and each answer."),
     ("timings/05_search_time", "Search wall-clock time and images forwarded per method (A1, A4; timings are kept apart)."),
-    ("06_gate_ablation", "The same search with different gates on sdtv2_tiny: full evaluations, images, the answer's memory (A6)."),
+    ("06_gate_ablation", "The same search with different gates on sdtv2_tiny: full evaluations, images, the answer's memory (A6, F7)."),
     ("06_tau_sweep", "Precision and recall of a threshold gate's prunes for every τ, with the calibrated τ (A6)."),
     ("06_drift_vs_drop_sdtv2_tiny", "Drift added by each move vs accuracy drop for every candidate Beam screened on sdtv2_tiny (A6)."),
-    ("07_anytime", "Peer baselines: best feasible memory saving after n full evaluations, every method on one engine."),
-    ("07_fronts", "Peer baselines: each method's feasible configurations and its answer (F1–F4)."),
+    ("07_anytime", "Peer baselines: best feasible memory saving after n full evaluations, every method on one engine (F5)."),
+    ("07_fronts", "Peer baselines: each method's feasible configurations and its answer (F1–F5, F8)."),
     ("07_ilp_predicted_vs_measured", "The integer program's predicted drop (sum of single-group drops) vs the measured one (F3)."),
-    ("timings/07_saving_vs_time", "Memory saving vs search wall-clock time for every method (timings are kept apart)."),
+    ("timings/07_saving_vs_time", "Memory saving vs search wall-clock time for every method (F6; timings are kept apart)."),
     ("09_seed_comparisons", "Each headline comparison on every model and search-split seed (S1–S4; the extended run)."),
 )
 

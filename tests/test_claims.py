@@ -26,7 +26,7 @@ def gallery_copy(tmp_path):
 
 def test_every_claim_has_an_entry_with_its_parts():
     ids = [c.id for c in all_claims()]
-    for expected in ("Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "A0", "A1", "A2", "A3", "A4", "A5", "A6", "F1", "F2", "F3", "F4"):
+    for expected in ("Q1", "Q2", "Q3", "Q4", "Q5", "Q6", "A0", "A1", "A2", "A3", "A4", "A5", "A6", "F1", "F2", "F3", "F4", "F5", "F6", "F7", "F8"):
         assert expected in ids
     for c in all_claims():
         assert c.statement and c.paper_value and c.source and c.notebooks, c.id
@@ -134,3 +134,56 @@ def test_notebook_result_cells_render_claims_not_numbers():
         for cell in text.split("# %%"):
             if "**Result.**" in cell:
                 assert not re.search(r"\d+(\.\d+)? ?(%|pp|×)", cell), f"{path.name}: a number typed into a result cell"
+
+
+def _peer_table(folder: Path, rows: list[dict]) -> Run:
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "tables" / "07_peer_comparison.csv", index=False)
+    pd.DataFrame([{"model": "m", "stage": "1", "share": 0.1}]).to_csv(folder / "tables" / "01_memory_per_block.csv", index=False)
+    return Run(folder)
+
+
+def _peer(method, memory, full, best=1000, seconds=100.0, images=1000, back=0):
+    return {"model": "m", "method": method, "memory_bytes": memory, "best_known_bytes": best, "full": full, "search_seconds": seconds,
+            "saving_vs_fp32": 1 - memory / 4000, "images_forwarded": images, "images_backpropagated": back}
+
+
+@pytest.mark.parametrize(("memory", "holds"), [(1010, True), (1011, False)])
+def test_f5_decides_at_exactly_one_percent_in_integers(tmp_path, memory, holds):
+    """1010 bytes over a best known 1000 is exactly 1 % (in floats 1010 / 1000 - 1 = 0.010000000000000009 > 0.01)."""
+    run = _peer_table(tmp_path, [_peer("qsvit", 990, 100), _peer("greedy", 1200, 20), _peer("beam-kind", memory, 20)])
+    m = all_claims_by_id()["F5"].measure(run)
+    assert m.verdict.startswith("holds" if holds else "does not hold"), m.verdict
+    assert "beam-kind" in m.sentence
+
+
+def test_f5_a_variant_over_a_fifth_of_qsvits_evaluations_does_not_count(tmp_path):
+    run = _peer_table(tmp_path, [_peer("qsvit", 990, 100), _peer("greedy", 1000, 21)])  # 21 > 100 / 5
+    assert all_claims_by_id()["F5"].measure(run).verdict.startswith("does not hold")
+
+
+@pytest.mark.parametrize(("seconds", "holds"), [(10.0, True), (10.000001, False)])
+def test_f6_greedy_ten_times_faster_at_the_threshold(tmp_path, seconds, holds):
+    run = _peer_table(tmp_path, [_peer("qsvit", 990, 100, seconds=100.0), _peer("greedy", 1000, 20, seconds=seconds)])
+    assert all_claims_by_id()["F6"].measure(run).verdict.startswith("holds" if holds else "does not hold")
+
+
+@pytest.mark.parametrize(("on_full", "holds"), [(70, True), (71, False)])
+def test_f7_gate_saves_thirty_percent_decided_in_integers(tmp_path, on_full, holds):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame([{"run": "Beam+kind (ours), rank gate", "full": on_full, "memory_bytes": 900, "saving_vs_fp32": 0.7},
+                  {"run": "Beam+kind (ours), gate off", "full": 100, "memory_bytes": 900, "saving_vs_fp32": 0.7}]).to_csv(
+        tmp_path / "tables" / "06_gate_ablation.csv", index=False)
+    assert all_claims_by_id()["F7"].measure(Run(tmp_path)).verdict == ("holds" if holds else "does not hold")
+
+
+def test_f8_counts_backpropagated_images_in_the_proxys_cost(tmp_path):
+    rows = [_peer("greedy", 1000, 20, images=5000), _peer("beam", 990, 40, images=9000)]
+    cheap = _peer_table(tmp_path / "a", [*rows, _peer("fisher-ilp", 1000, 5, images=3000, back=2000)])  # 5000 <= 5000
+    dear = _peer_table(tmp_path / "b", [*rows, _peer("fisher-ilp", 1000, 5, images=3000, back=2001)])
+    assert all_claims_by_id()["F8"].measure(cheap).verdict.startswith("holds")
+    assert all_claims_by_id()["F8"].measure(dear).verdict.startswith("does not hold")
+
+
+def all_claims_by_id():
+    return {c.id: c for c in all_claims()}

@@ -388,10 +388,12 @@ class AQ4SViTKindSettings(AQ4SViTSettings):
 
 register_method("greedy", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "greedy"},
                 summary="AQ4SViT Greedy: hierarchical lowering, one unit at a time, drift-gated",
-                 display_name="AQ4SViT-Greedy", color="#2a9d8f", marker="o", peer=True, notebook_variant=True, order=20)(run_aq4svit)
+                 display_name="AQ4SViT-Greedy", color="#2a9d8f", marker="o", peer=True, notebook_variant=True, order=20,
+                family="as specified")(run_aq4svit)
 register_method("beam", AQ4SViTSettings, table_file="pareto.csv", defaults={"method": "beam"},
                 summary="AQ4SViT Beam: K configurations per level, trade moves, rank-gated",
-                 display_name="AQ4SViT-Beam", color="#264653", marker="D", peer=True, notebook_variant=True, order=30)(run_aq4svit)
+                 display_name="AQ4SViT-Beam", color="#264653", marker="D", peer=True, notebook_variant=True, order=30,
+                family="as specified")(run_aq4svit)
 
 
 @dataclass
@@ -405,10 +407,10 @@ class AQ4SViTFromILPSettings(AQ4SViTSettings):
 # variants of ours, labelled as such (issue 26 §2): the paper's hierarchy above stays the default, "as specified"
 register_method("greedy-kind", AQ4SViTKindSettings, table_file="pareto.csv", defaults={"method": "greedy"},
                 summary="ours: AQ4SViT Greedy with a fourth, layer-kind level after the block level, drift-gated",
-                display_name="Greedy+kind (ours)", color="#76c893", marker="o", order=21)(run_aq4svit)
+                display_name="Greedy+kind (ours)", color="#76c893", marker="o", peer=True, order=21, family="ours")(run_aq4svit)
 register_method("beam-kind", AQ4SViTKindSettings, table_file="pareto.csv", defaults={"method": "beam"},
                 summary="ours: AQ4SViT Beam with a fourth, layer-kind level after the block level, rank-gated",
-                display_name="Beam+kind (ours)", color="#1e6091", marker="D", order=31)(run_aq4svit)
+                display_name="Beam+kind (ours)", color="#1e6091", marker="D", peer=True, order=31, family="ours")(run_aq4svit)
 register_method("beam-ilp", AQ4SViTFromILPSettings, table_file="pareto.csv", defaults={"method": "beam"},
                 summary="ours: AQ4SViT Beam started from the Fisher-scored integer program's repaired answer",
-                display_name="Beam from ILP (ours)", color="#52796f", marker="P", order=32)(run_aq4svit)
+                display_name="Beam from ILP (ours)", color="#52796f", marker="P", peer=True, order=32, family="ours")(run_aq4svit)

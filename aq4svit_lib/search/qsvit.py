@@ -171,7 +171,7 @@ class QSViT:
 
 @register_method("qsvit", QSViTSettings, table_file="sensitivity.csv",
                  summary="QSViT's guided methodology: sensitivity sweep, base settings, guided exploration",
-                 display_name="QSViT", color="#e76f51", marker="*", peer=True, order=10)
+                 display_name="QSViT", color="#e76f51", marker="*", peer=True, order=10, family="as specified")
 def run_qsvit(ctx: SearchContext, settings: QSViTSettings) -> MethodOutput:
     searcher = QSViT(ctx, settings)
     final, table = searcher.run()

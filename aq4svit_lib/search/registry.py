@@ -42,6 +42,9 @@ class SearchMethod:
     peer: bool = False  # one of notebook 07's compared methods (and `aq4svit compare`'s default list)
     notebook_variant: bool = False  # notebook 04 runs once per such method (its `method` parameter)
     order: int = 100  # where it appears in lists and tables
+    #: whose method it is, shown next to it in every comparison: "as specified" (a paper's algorithm as written),
+    #: "field" (the practitioners' and black-box methods), "ours" (our extensions, labelled as such)
+    family: str = "field"
     module: str = ""  # the module that registered it: a cached result keys on its code
 
     def options(self) -> list[dataclasses.Field]:
@@ -58,19 +61,23 @@ class SearchMethod:
 
 
 _METHODS: dict[str, SearchMethod] = {}
+FAMILIES = ("as specified", "field", "ours")
 
 
 def register_method(name: str, settings: type, *, table_file: str | None, summary: str, defaults: dict | None = None,
                     display_name: str = "", color: str = "#555555", marker: str = "o", peer: bool = False,
-                    notebook_variant: bool = False, order: int = 100):
+                    notebook_variant: bool = False, order: int = 100, family: str = "field"):
     """Decorator: ``@register_method("greedy", AQ4SViTSettings, ...)`` on ``run(ctx, settings)``; the keywords say how
     the method appears in figures, tables, notebook 07 (``peer``) and notebook 04 (``notebook_variant``)."""
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}")
 
     def wrap(run):
         if name in _METHODS:
             raise ValueError(f"search method {name!r} is registered twice")
         _METHODS[name] = SearchMethod(name, settings, run, table_file, summary, dict(defaults or {}), display_name or name, color,
-                                      marker, peer, notebook_variant, order, run.__module__)
+                                      marker, peer, notebook_variant, order, family, run.__module__)
         return run
 
     return wrap

@@ -286,11 +286,11 @@ def run_sensitivity_ilp(ctx: SearchContext, settings: SensitivityILPSettings) ->
 
 
 # The field's anchors (issue 26): each a proxy score from the minibatch, an exact program, then real evaluations only
-# to repair. Not yet among notebook 07's peers: they join it when the gallery is regenerated with them.
+# to repair.
 for _name, _score, _label, _color, _marker in (("fisher-ilp", "fisher", "Fisher-ILP", "#f4a261", "v"),
                                                 ("hessian-ilp", "hessian", "Hessian-ILP", "#bc6c25", "^"),
                                                 ("drift-ilp", "drift", "Drift-ILP", "#8ab17d", "<")):
     register_method(_name, ProxyILPSettings, table_file="ilp_front.csv", defaults={"scores": _score},
                     summary=f"{_label}: {_score} proxy scores on the minibatch (no full evaluation), an exact integer program, "
                             "then bisection and a per-byte repair with real evaluations",
-                    display_name=_label, color=_color, marker=_marker, order=41)(run_sensitivity_ilp)
+                    display_name=_label, color=_color, marker=_marker, peer=True, order=41)(run_sensitivity_ilp)
