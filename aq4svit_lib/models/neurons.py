@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -150,15 +151,90 @@ def neuron_modules(model: nn.Module) -> Iterator[tuple[str, SpikingNeuron]]:
 
 @contextlib.contextmanager
 def observe_neurons(model: nn.Module, observer: Observer):
-    """Call ``observer(name, membrane, output)`` for every neuron that runs inside the block."""
-    neurons = list(neuron_modules(model))
+    """Call ``observer(name, membrane, output)`` for every neuron that runs inside the block (ours, and spikingjelly's
+    nodes of a network brought by a user)."""
+    root = getattr(model, "neuron_root", model)  # a wrapped network names its neurons as the user's network does
+    neurons = list(neuron_modules(root))
     for name, module in neurons:
         module._observer, module._observer_name = observer, name
+    hooks = [_ChargeHook(name, node, observer) for name, node in jelly_nodes(root)]
     try:
         yield
     finally:
         for _, module in neurons:
             module._observer = None
+        for hook in hooks:
+            hook.remove()
+
+
+def jelly_nodes(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(qualified name, node) for every spikingjelly neuron in ``model`` (none without spikingjelly)."""
+    try:
+        from spikingjelly.activation_based.neuron import BaseNode
+    except ImportError:
+        return []
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, BaseNode)]
+
+
+def _charge(node: Any, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # a spikingjelly node (untyped library)
+    """H = the node's potential after charging ``x`` from ``v``, before firing (see _ChargeHook)."""
+    if hasattr(node, "single_step_functional_forward"):
+        threshold = node.v_threshold
+        node.v_threshold = float("inf")
+        try:
+            _, states = node.single_step_functional_forward((x,), (v,))
+            return states[0]
+        except NotImplementedError:
+            pass
+        finally:
+            node.v_threshold = threshold
+    final = node.v
+    node.v = v
+    node.neuronal_charge(x)
+    h, node.v = node.v, final
+    return h
+
+
+class _ChargeHook:
+    """The pre-spike membrane potential H[t] of a multi-step spikingjelly node, reported like our neurons' (drift is
+    measured on H, before firing and reset). spikingjelly keeps only the potential *after* reset (``v_seq``); H[t] is
+    rebuilt from it with the node's own step: its functional step with the threshold lifted out of reach (no spike, so
+    no reset: the state it returns is H), or its ``neuronal_charge`` for nodes written the older way. A node with more
+    state than ``v`` (adaptive ones) reports ``v_seq`` itself."""
+
+    def __init__(self, name: str, node: Any, observer: Observer):  # a spikingjelly node (untyped library)
+        if getattr(node, "step_mode", "m") != "m":
+            from ..errors import UsageError
+
+            raise UsageError(f"neuron {name} runs in single-step mode; the drift gate reads multi-step nodes "
+                             "(spikingjelly.activation_based.functional.set_step_mode(net, 'm'))")
+        self.name, self.node, self.observer = name, node, observer
+        self.stored = node.store_v_seq
+        node.store_v_seq = True
+        self._handles = [node.register_forward_pre_hook(self._before), node.register_forward_hook(self._after)]
+        self.v0: torch.Tensor | float = 0.0
+
+    def _before(self, node, inputs) -> None:
+        self.v0 = node.v  # the resting potential (after reset_net)
+
+    def _after(self, node, inputs, output) -> None:
+        x_seq, v_seq = inputs[0], getattr(node, "v_seq", None)
+        if not isinstance(v_seq, torch.Tensor) or v_seq.shape != x_seq.shape:
+            return  # a node that does not store its potentials: nothing to report
+        if list(getattr(node, "_memories", {"v": 0})) != ["v"]:
+            self.observer(self.name, v_seq.detach(), output.detach())
+            return
+        charges = torch.empty_like(x_seq)
+        v = self.v0 if isinstance(self.v0, torch.Tensor) else torch.full_like(x_seq[0], float(self.v0))
+        for t in range(x_seq.shape[0]):
+            charges[t] = _charge(node, x_seq[t], v)
+            v = v_seq[t]
+        self.observer(self.name, charges.detach(), output.detach())
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self.node.store_v_seq = self.stored
 
 
 class MembraneRecord:

@@ -34,10 +34,13 @@ def _bits(value) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    name: str = setting("sdtv2_tiny", Text(), "registered model name (see `aq4svit info`)", flag="--model")
+    name: str = setting("sdtv2_tiny", Text(), "registered model name (see `aq4svit info`), or your network as module:callable",
+                        flag="--model")
     checkpoint: str | None = setting(None, Text(), "checkpoint file (official .pth or ours)", none="the shipped checkpoint of a *_tiny model")
     overrides: dict = setting(factory=dict, help="constructor overrides (SDT v2: kd, T)", cli=False)
     fuse_repconv: bool = setting(False, Boolean(), "SDT v2: fuse each RepConv branch into one 3x3 conv before quantizing")
+    mapping: str | None = setting(None, Text(), "your network (module:callable): a JSON file correcting the inferred blocks, "
+                                  "stages and layer kinds", none="inferred from the module tree")
 
     def __post_init__(self):
         validate(self)
@@ -93,14 +96,15 @@ class SearchSettings:
                                        "(search/verify.py); 0.5: the count rule")
     max_evaluations: int | None = setting(None, Interval(int, 1), "stop (resumably) after this many full evaluations", none="no cap")
     export: bool = setting(True, Boolean(), "write final.safetensors", cli=False)
-    require_trained: bool = setting(True, Boolean(), "refuse a model whose FP32 accuracy is near chance", cli=False)
+    require_trained: bool = setting(True, Boolean(), "refuse a model whose FP32 accuracy is near chance (--no-require-trained: a smoke run on untrained weights)")
     data: DataSettings = setting(factory=DataSettings, help="the data", cli=False)
     engine: EngineSettings = setting(factory=EngineSettings, help="the evaluation engine", cli=False)
     options: Any = setting(None, help="the method's settings dataclass", none="its defaults", cli=False)
 
     def __post_init__(self):
         method = get_method(self.method)
-        get_entry(self.model.name)
+        if ":" not in self.model.name:  # module:callable is a user's network, imported when it is built
+            get_entry(self.model.name)
         validate(self)
         options = self.options if self.options is not None else method.make_settings()
         if not isinstance(options, method.settings):
