@@ -353,3 +353,40 @@ def test_a_silent_layer_is_left_out_of_drift_instead_of_making_it_infinite():
     drift, worst, disagree, per_layer = summarize(ref, {"a": [1.0, 2], "silent": [3.0, 5]})
     assert silent_layers(ref) == ["silent"] and per_layer == {"a": 0.5}
     assert drift == worst == 0.5 and disagree == pytest.approx((0.2 + 0.5) / 2)
+
+
+@pytest.mark.parametrize("margin", [0.05, 0.2, 0.5])
+def test_a_full_record_in_a_shared_memo_answers_a_floor_as_a_fresh_evaluation_would(tmp_path, v3_eval, margin):
+    """Another search's complete evaluation, met under a floor it misses: the same early stop (images seen, partial
+    count, not complete) and the same cost as this search alone, whichever search evaluated the config first."""
+    ev0, cfg, full = v3_eval
+    floor = min(1.0, full.accuracy + margin)
+    alone = Evaluator(ev0.model, ev0.splits, batch_size=100, quiet=True).accuracy(cfg, floor=floor)
+    first = Evaluator(ev0.model, ev0.splits, memo=tmp_path / "m.sqlite", batch_size=100, quiet=True)
+    first.accuracy(cfg)  # in full
+    first.close()
+    other = Evaluator(ev0.model, ev0.splits, memo=tmp_path / "m.sqlite", batch_size=100, quiet=True)
+    r = other.accuracy(cfg, floor=floor)
+    assert r.from_memo and other.counters["evaluations"] == 0
+    assert (r.passed, r.complete, r.seen, r.correct) == (alone.passed, alone.complete, alone.seen, alone.correct)
+    assert other.replayed_images == alone.forwarded < full.n
+
+
+def test_a_search_meeting_only_drift_records_counts_the_reference_pass_once(tmp_path, small_splits):
+    """Alone, the first drift question builds the FP32 reference (one pass over the minibatch): a search that finds
+    every drift in the memo replays that pass once, and one that later builds it does not count it twice."""
+    model = random_model("sdtv3_tiny", seed=4)
+    a, b = QuantConfig(default=4), QuantConfig(default=8)
+    alone = Evaluator(model, small_splits, quiet=True)
+    alone.drift(a)
+    alone_images = alone.counters["images_forwarded"]
+    first = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    first.drift(a)
+    first.close()
+    replay = Evaluator(model, small_splits, memo=tmp_path / "m.sqlite", quiet=True)
+    replay.drift(a)
+    assert replay.counters["images_forwarded"] == 0 and replay.replayed_images == alone_images
+    replay.drift(b)  # a miss: the reference is built for real now, and its replay is taken back
+    both = Evaluator(model, small_splits, quiet=True)
+    both.drift(a), both.drift(b)
+    assert replay.counters["images_forwarded"] + replay.replayed_images == both.counters["images_forwarded"]

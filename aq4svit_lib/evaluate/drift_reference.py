@@ -40,7 +40,33 @@ class DriftProbe(EvaluatorState):
         zero = {name: 0.0 for name in ref.layers if name not in silent}
         self._fp32_drift_result = DriftResult(0.0, 0.0, 0.0, zero, tally.correct, tally.correct5, tally.n,
                                               self.drift_aggregate, time.perf_counter() - t0)
+        # FP32's drift record carries the reference pass (its time and images): what another search that meets only
+        # drift records in the memo would have paid for it alone (see _replay_reference)
+        key = self._fp32_drift_key(sp)
+        if self.memo.get(key) is None:
+            self.memo.put(key, "drift", {**self._fp32_drift_result.to_dict(), "forwarded": len(sp), "session": self.session})
+        if self._reference_replay is not None:  # this session replayed the pass before building it: count it once
+            seconds, images = self._reference_replay
+            self.replayed_seconds -= seconds
+            self.replayed_images -= images
+            self._reference_replay = None
         return ref
+
+    def _fp32_drift_key(self, sp: Split) -> str:
+        fp32 = {layer.name: FP32 for layer in self.structure.layers}
+        return self._key(self._drift_kind(), fp32, self.scheme, sp)
+
+    def _replay_reference(self, sp: Split) -> None:
+        """A search that meets only drift records in the memo never builds the FP32 reference; alone it would have, at
+        its first drift question: replay that pass once (FP32's drift record carries it), so its cost is its own."""
+        if self._reference is not None or self._reference_replay is not None:
+            return
+        key = self._fp32_drift_key(sp)
+        record = self.memo.get(key)
+        if record is None or record.get("session") in (None, self.session) or key in self._replayed_keys:
+            return
+        self._replayed(key, record)
+        self._reference_replay = (record.get("seconds") or 0.0, record.get("forwarded") or 0)
 
     def _drift_positions(self) -> int | None:
         if not hasattr(self, "_positions"):
@@ -86,6 +112,7 @@ class DriftProbe(EvaluatorState):
         cached = self.memo.get(key)
         if cached is not None:
             self.counters["memo_hits"] += 1
+            self._replay_reference(sp)
             self._replayed(key, cached)
             fields = {k: v for k, v in cached.items() if k not in ("session", "forwarded")}
             return DriftResult(**{**fields, "seconds": 0.0, "from_memo": True})
@@ -95,8 +122,8 @@ class DriftProbe(EvaluatorState):
         ref = self._ensure_reference()
         forwarded = 0
         if all(b == FP32 for b in bits.values()):
-            assert self._fp32_drift_result is not None  # set by _ensure_reference
-            result = self._fp32_drift_result
+            assert self._fp32_drift_result is not None  # set by _ensure_reference, which also wrote its record
+            return self._fp32_drift_result
         else:
             t0 = time.perf_counter()
             acc = DriftAccumulator(ref)

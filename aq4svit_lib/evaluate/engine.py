@@ -36,7 +36,7 @@ from ..quant.apply import WeightQuantizer
 from ..quant.config import QuantConfig
 from ..quant.quantizers import QuantScheme
 from .drift_reference import DriftProbe
-from .early_rejection import passes
+from .early_rejection import Tally, passes
 from .executor import Request, SerialExecutor
 from .forward import ForwardPass, _pack_hits
 from .forward import unpack_hits as unpack_hits
@@ -96,6 +96,26 @@ def _quiet_default() -> bool:
     return bool(os.environ.get("AQ4SVIT_QUIET") or os.environ.get("CI"))
 
 
+def as_asked(record: dict, floor: float | None, batch_size: int) -> dict:
+    """A complete record read as the pass this question would have run: with a floor, that pass stops at the first
+    batch after which the floor is out of reach. Replaying that stop (counts, images seen, its share of the time) from
+    the record's per-image hits makes a search's trace and cost independent of whether another search sharing the
+    memo had evaluated the configuration in full."""
+    if floor is None or not record["complete"] or not record.get("hits"):
+        return record
+    n = record["n"]
+    hits = unpack_hits(record["hits"], n)
+    tally = Tally(n, floor)
+    for start in range(0, n, batch_size):
+        batch = hits[start : start + batch_size]
+        tally.add(int(batch.sum()), 0, len(batch))
+        if tally.rejected:
+            share = tally.seen / n
+            return {**record, "correct": tally.correct, "correct5": 0, "seen": tally.seen, "complete": False, "floor": floor,
+                    "seconds": (record.get("seconds") or 0.0) * share, "forwarded": tally.seen, "hits": None}
+    return record
+
+
 class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
     """Accuracy and drift of quantization configs of one model on named splits (attributes: state.py)."""
 
@@ -144,6 +164,7 @@ class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
         self.counters = Counter()
         self._reference = None
         self._fp32_drift_result = None
+        self._reference_replay = None  # (seconds, images) of the FP32 reference pass replayed from the memo, if any
         self._pins = []
         self._hardest_first = set(hardest_first)
         self._ordered = set()
@@ -174,7 +195,8 @@ class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
         cached = self.memo.get(key)
         if cached is not None and _answers(cached, floor):
             self.counters["memo_hits"] += 1
-            self._replayed(key, cached)
+            cached = as_asked(cached, floor, self.batch_size)
+            self._replayed(key if cached["complete"] else f"{key}@{cached['seen']}", cached)
             return self._accuracy_result(sp, cached, floor, from_memo=True)
         if self.executor.remote:
             record = self._remote({key: Request.accuracy(bits, split, floor, self._own(scheme))})[key]

@@ -52,6 +52,7 @@ class EvaluatorState:
     counters: Counter
     _reference: DriftReference | None
     _fp32_drift_result: DriftResult | None
+    _reference_replay: tuple[float, int] | None
     _positions: int | None  # set on first use (drift_reference.py)
     _pins: list[tuple[dict[str, int], QuantScheme]]
     _hardest_first: set[str]
