@@ -43,16 +43,16 @@ def run_all(prof, models, base) -> dict:
 
 def comparison(prof, runs: dict, base) -> pd.DataFrame:
     from aq4svit_lib.report import peer_comparison
-    from aq4svit_lib.reproduce import long_runs
+    from aq4svit_lib.reproduce import reference_runs
 
-    long = long_runs(prof, base=base)  # the long NSGA-II run, when the extended profile computed it
-    frames = [peer_comparison(runs[m], reference=[long[m]] if m in long else []) for m in runs]
+    ref = reference_runs(prof, base=base)  # long NSGA-II and wide Beam+kind, when the extended profile computed them
+    frames = [peer_comparison(runs[m], reference=list(ref.get(m, {}).values())) for m in runs]
     df = pd.concat(frames, ignore_index=True)
     df["full"] = df["full"].astype(int)
     if "images_backpropagated" not in df:
         df["images_backpropagated"] = 0
     df["images_backpropagated"] = df.images_backpropagated.fillna(0).astype(int)
-    df["reference"] = ["long NSGA-II + every method" if m in long else "every method" for m in df.model]
+    df["reference"] = ["the reference runs + every method" if m in ref else "every method" for m in df.model]
     return df
 
 
