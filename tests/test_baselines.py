@@ -21,10 +21,12 @@ def search(method, out, **kw):
     return run_search(method, MODEL, out=out, quiet=True, batch_size=200, **kw)
 
 
-def brute_force(memory, score, budget):
+def brute_force(memory, score, budget, allowed=None):
     best = None
     for choice in itertools.product(range(memory.shape[1]), repeat=memory.shape[0]):
         rows = np.arange(memory.shape[0])
+        if allowed is not None and not allowed[rows, choice].all():
+            continue
         if score[rows, choice].sum() <= budget + 1e-9:
             m = memory[rows, choice].sum()
             best = m if best is None else min(best, m)
@@ -43,6 +45,27 @@ def test_ilp_returns_the_exact_optimum_of_small_instances(seed):
         assert score[rows, choice].sum() <= budget + 1e-6
         assert memory[rows, choice].sum() == brute_force(memory, score, budget)
     assert solve_allocation(memory, score + 1.0, 0.5) is None  # no choice fits: infeasible, not a wrong answer
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ilp_honours_excluded_choices_and_solves_the_memory_budgeted_program(seed):
+    """The proxy ILPs' program (HAWQ-V3's): least predicted cost within a byte budget, some choices excluded (a unit the
+    drift cannot see held at widths the minibatch vouches for); checked against enumeration."""
+    rng = np.random.default_rng(seed)
+    memory = np.sort(rng.integers(1, 100, size=(4, 4)), axis=1)[:, ::-1].astype(float)
+    score = np.sort(rng.random((4, 4)) * 3, axis=1)
+    score[:, 0] = 0.0
+    allowed = np.ones_like(memory, dtype=bool)
+    allowed[rng.integers(0, 4), 2:] = False  # one unit may not go below its second width
+    for cap in (memory.min(axis=1).sum(), memory.mean(axis=1).sum(), memory.max(axis=1).sum()):
+        choice = solve_allocation(score, memory, float(cap), allowed)  # roles swapped: minimise score under bytes
+        exact = brute_force(score, memory, float(cap), allowed)
+        if exact is None:
+            assert choice is None
+            continue
+        rows = np.arange(4)
+        assert allowed[rows, choice].all() and memory[rows, choice].sum() <= cap + 1e-6
+        assert score[rows, choice].sum() == pytest.approx(exact)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@
    - ``measured``: the drop on ``search`` (QSViT's Algorithm-1 sweep; with the same groups and bits the
      configurations are identical, so a shared memo answers them without a forward pass);
    - ``drift``: the membrane-potential drift of that single-unit configuration on the minibatch (the
-     gate's proxy; gradient-free and ~8x cheaper per unit than a search-split evaluation here);
+     gate's proxy; gradient-free and ~8x cheaper per unit than a search-split evaluation here). Drift is blind to a
+     unit with no neuron after it (the head): such a unit is held at widths its minibatch accuracy vouches for;
    - ``fisher`` / ``hessian``: the field's gradient proxies (evaluate/curvature.py): a diagonal-Fisher or a
      Hutchinson Hessian-trace estimate weighted by the squared quantization error of each (unit, width), from
      backward passes on the minibatch only (ModelOpt AutoQuantize's and HAWQ-V3's kind of score).
@@ -21,9 +22,12 @@
    smallest solution that meets it, assuming a larger budget never gives a more accurate solution
    (the additive model's premise; where it fails, bisection still returns a *feasible* solution,
    perhaps not the smallest). With ``measured`` scores the budget sweep is a grid of fractions of
-   delta; with a proxy (not in accuracy points) a geometric grid up to the largest total score, since proxy
-   costs span orders of magnitude. Then (``repair_steps`` > 0) from the largest infeasible solution below the
-   bisection's answer, the unit with the most predicted cost per byte is raised one width at a time while the
+   delta. With a proxy (not in accuracy points, spanning orders of magnitude) the sweep is HAWQ-V3's own: a
+   geometric grid of *memory* budgets from the all-narrowest network to FP32, each solved for the least
+   predicted cost (then the least memory at that cost), so the front covers every size whatever the scores'
+   scale (a grid over score budgets missed the middle of the Hessian front entirely). Then (``narrow_steps`` > 0)
+   a bisection over the budget itself between the answer and the infeasible solution below it, where the grid was
+   too coarse. Then (``repair_steps`` > 0) from the largest infeasible solution below the bisection's answer, the unit with the most predicted cost per byte is raised one width at a time while the
    answer stays smaller than the bisection's: real evaluations spent only where the prediction was wrong.
 """
 
@@ -59,6 +63,8 @@ class SensitivityILPSettings:
     budgets: int = setting(24, Interval(int, 2), "budgets in the sweep (points of the predicted front)")
     repair_steps: int = setting(0, Interval(int, 0), "after the bisection, at most this many one-width raises of the unit "
                                 "with the most predicted cost per byte (0: the bisection's answer)")
+    narrow_steps: int = setting(0, Interval(int, 0), "after the bisection over the front, at most this many solves at budgets "
+                                "between its smallest feasible and largest infeasible solutions (bisection over the budget)")
     probes: int = setting(8, Interval(int, 1), "hessian scores: Hutchinson probes (Rademacher vectors)")
     micro_batch: int = setting(16, Interval(int, 1), "fisher / hessian scores: images per backward pass")
 
@@ -73,6 +79,8 @@ class ProxyILPSettings(SensitivityILPSettings):
     scores: str = setting("fisher", Options(PROXIES), "per-unit proxy score")
     repair_steps: int = setting(8, Interval(int, 0), "after the bisection, at most this many one-width raises of the unit "
                                 "with the most predicted cost per byte (0: the bisection's answer)")
+    narrow_steps: int = setting(6, Interval(int, 0), "after the bisection over the front, at most this many solves at budgets "
+                                "between its smallest feasible and largest infeasible solutions (bisection over the budget)")
 
 
 @contextlib.contextmanager
@@ -105,17 +113,20 @@ def _native_stdout_silenced():
         os.close(devnull)
 
 
-def solve_allocation(memory: np.ndarray, score: np.ndarray, budget: float) -> np.ndarray | None:
+def solve_allocation(memory: np.ndarray, score: np.ndarray, budget: float, allowed: np.ndarray | None = None) -> np.ndarray | None:
     """Exact minimum-memory choice of one column per row with total score <= budget (None if infeasible).
 
-    ``memory`` and ``score`` are (units x choices); returns the chosen column of every row.
+    ``memory`` and ``score`` are (units x choices); returns the chosen column of every row. The roles are symmetric:
+    ``solve_allocation(score, memory, cap)`` is the least predicted cost within ``cap`` bytes. ``allowed`` (boolean,
+    same shape) excludes choices.
     """
     units, choices = memory.shape
     n = units * choices
     one_per_unit = np.kron(np.eye(units), np.ones(choices))
     constraints = [LinearConstraint(one_per_unit, 1, 1), LinearConstraint(score.reshape(1, n), -np.inf, budget)]
+    upper = np.ones(n) if allowed is None else allowed.reshape(n).astype(float)
     with _native_stdout_silenced():
-        res = milp(memory.reshape(n), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, 1))
+        res = milp(memory.reshape(n), constraints=constraints, integrality=np.ones(n), bounds=Bounds(0, upper))
     if res.status != 0 or res.x is None:
         return None
     return np.round(res.x).reshape(units, choices).argmax(axis=1)
@@ -128,6 +139,7 @@ class SensitivityILP:
         self.units = self.space.units(settings.level)
         self.widths = list(self.space.bits)  # FP32 first (the list is high to low)
         self.trials = Trials(ctx, "sensitivity-ilp")
+        self.allowed: np.ndarray | None = None  # (units x widths) choices the program may make; None: all
 
     def scores(self) -> np.ndarray:
         """(units x widths) predicted cost; 0 at FP32."""
@@ -146,7 +158,25 @@ class SensitivityILP:
                         continue
                     bits = space.set_unit(fp32, unit, b)
                     out[i, j] = self._score(bits, unit.name, b)
+            if not measured:
+                self.allowed = self._unseen_units_held(out)
         return np.maximum(out, 0.0)  # a drop below zero is noise, not a gain the program may spend elsewhere
+
+    def _unseen_units_held(self, drift: np.ndarray) -> np.ndarray:
+        """Drift reads membranes *after* a layer, so a unit with no spiking neuron downstream (the head) drifts by
+        exactly 0 at every width and the program would put it at the narrowest. Such a unit may only take the widths
+        at which the minibatch forward of that single-unit configuration gets no fewer images right than FP32's
+        (counts of images: an integer decision)."""
+        space, ev = self.space, self.ctx.evaluator
+        fp32 = fp32_bits(space)
+        reference = ev.drift(fp32).correct
+        allowed = np.ones(drift.shape, dtype=bool)
+        for i, unit in enumerate(self.units):
+            if (drift[i] != 0).any():
+                continue
+            for j, b in enumerate(self.widths):
+                allowed[i, j] = b == FP32 or ev.drift(space.set_unit(fp32, unit, b)).correct >= reference
+        return allowed
 
     def gradient_scores(self) -> np.ndarray:
         """Curvature at FP32 on the minibatch, times each (layer, width)'s squared quantization error, summed per unit."""
@@ -188,24 +218,44 @@ class SensitivityILP:
 
     def front(self, memory: np.ndarray, score: np.ndarray) -> pd.DataFrame:
         """The program's solution for each budget of the sweep (distinct solutions, smallest memory first)."""
-        top = float(score.max(axis=1).sum())
-        if self.settings.scores == "measured":
-            grid = np.linspace(0.0, min(top, 2 * self.ctx.constraint.delta), self.settings.budgets)
-        else:  # proxy costs span orders of magnitude: a geometric grid from the smallest positive score
-            low = float(score[score > 0].min()) if (score > 0).any() else 1.0
-            grid = np.concatenate([[0.0], np.geomspace(low, max(top, low), self.settings.budgets - 1)])
-        rows = []
-        for budget in grid:
-            choice = solve_allocation(memory, score, float(budget))
-            if choice is None:
-                continue
-            bits = fp32_bits(self.space)
-            for unit, j in zip(self.units, choice, strict=True):
-                bits = self.space.set_unit(bits, unit, self.widths[j])
-            rows.append({"budget": float(budget), "predicted_cost": float(score[np.arange(len(choice)), choice].sum()),
-                         "memory_bytes": self.space.memory_bytes(bits), "key": self.space.key(bits)})
+        rows = [row for budget in self._budgets(memory, score) if (row := self._front_row(memory, score, float(budget))) is not None]
         df = pd.DataFrame(rows).drop_duplicates("key").sort_values(["memory_bytes", "budget"])
+        df["budget_on"] = "accuracy points" if self.settings.scores == "measured" else "bytes"
         return df.reset_index(drop=True)
+
+    def _front_row(self, memory: np.ndarray, score: np.ndarray, budget: float) -> dict | None:
+        choice = self._solve(memory, score, budget)
+        if choice is None:
+            return None
+        bits = fp32_bits(self.space)
+        for unit, j in zip(self.units, choice, strict=True):
+            bits = self.space.set_unit(bits, unit, self.widths[j])
+        return {"budget": budget, "predicted_cost": float(score[np.arange(len(choice)), choice].sum()),
+                "memory_bytes": self.space.memory_bytes(bits), "key": self.space.key(bits)}
+
+    def held_units(self) -> dict[str, list[int]]:
+        """Units the program could not put at every width (a drift score's blind spots): unit -> widths it may take."""
+        if self.allowed is None:
+            return {}
+        return {u.name: [b for b, ok in zip(self.widths, row, strict=True) if ok] for u, row in zip(self.units, self.allowed, strict=True)
+                if not row.all()}
+
+    def _budgets(self, memory: np.ndarray, score: np.ndarray) -> np.ndarray:
+        if self.settings.scores == "measured":  # scores in accuracy points: budgets up to twice delta
+            return np.linspace(0.0, min(float(score.max(axis=1).sum()), 2 * self.ctx.constraint.delta), self.settings.budgets)
+        allowed = np.ones(memory.shape, dtype=bool) if self.allowed is None else self.allowed
+        low = float(np.where(allowed, memory, np.inf).min(axis=1).sum())  # geometric: dense where the answers lie
+        return np.geomspace(low, float(memory.max(axis=1).sum()), self.settings.budgets)
+
+    def _solve(self, memory: np.ndarray, score: np.ndarray, budget: float) -> np.ndarray | None:
+        if self.settings.scores == "measured":
+            return solve_allocation(memory, score, budget, self.allowed)
+        least = solve_allocation(score, memory, budget, self.allowed)  # least predicted cost within the byte budget ...
+        if least is None:
+            return None
+        cost = float(score[np.arange(len(least)), least].sum())
+        # ... then the fewest bytes at that cost (ties among zero scores); the slack only absorbs HiGHS's own tolerance
+        return solve_allocation(memory, score, cost + 1e-9 * max(1.0, cost), self.allowed)
 
     def repair(self, front: pd.DataFrame) -> None:
         """Bisection over the front (smallest memory first) for the smallest solution that meets the constraint."""
@@ -221,6 +271,28 @@ class SensitivityILP:
                     hi = mid - 1
                 else:
                     lo = mid + 1
+
+    def narrow(self, front: pd.DataFrame, memory: np.ndarray, score: np.ndarray) -> pd.DataFrame:
+        """Bisection over the *budget* between the front's smallest feasible solution and the largest infeasible one below
+        it: the grid's spacing, not the program, limited how close the first bisection could get. Each new solution is one
+        evaluation; the front gains the rows (the per-byte repair then starts from the closer bracket)."""
+        bytes_budget = self.settings.scores != "measured"
+        with self.ctx.in_phase("ilp:narrow"):
+            for _ in range(self.settings.narrow_steps):
+                feasible = {k for k, row in self.trials.seen.items() if row["feasible"]}
+                keys = list(front["key"])
+                best = next((i for i, k in enumerate(keys) if k in feasible), None)
+                if not best:  # none feasible, or the smallest solution already is
+                    break
+                lo, hi = float(front.budget.iloc[best - 1]), float(front.budget.iloc[best])
+                mid = float(np.sqrt(lo * hi)) if bytes_budget and lo > 0 else (lo + hi) / 2
+                row = self._front_row(memory, score, mid)
+                if row is None or row["key"] in keys:  # the program gives a bracket's own solution: nothing between
+                    break
+                self.trials.evaluate(self.space.bits_of(row["key"]), budget=mid, predicted_cost=row["predicted_cost"], sweep="narrow")
+                front = pd.concat([front, pd.DataFrame([{**row, "budget_on": front.budget_on.iloc[0]}])])
+                front = front.sort_values(["memory_bytes", "budget"]).reset_index(drop=True)
+        return front
 
     def _speculate(self, front: pd.DataFrame, lo: int, hi: int) -> None:
         """Parallel executors: the bisection's next levels at once (with W workers, the log2(W + 1) levels below
@@ -268,12 +340,14 @@ class SensitivityILP:
         score, memory = self.scores(), self.memory()
         front = self.front(memory, score)
         self.repair(front)
+        front = self.narrow(front, memory, score)
         self.refine(front, memory, score)
         evaluated = pd.DataFrame(self.trials.rows)
         table = front.merge(evaluated[["key", "search_accuracy", "feasible"]], on="key", how="left") if len(evaluated) else front
         table["saving_vs_fp32"] = 1 - table.memory_bytes / self.space.fp32_bytes
         extra = {"scores": self.settings.scores, "level": self.settings.level, "front_size": len(front),
                  "images_backpropagated": int(self.ctx.evaluator.counters["images_backpropagated"]),
+                 "held_units": self.held_units(),
                  "score_table": {u.name: dict(zip(map(str, self.widths), map(float, s), strict=True)) for u, s in zip(self.units, score, strict=True)}}
         return MethodOutput(self.trials.best(), table, extra)
 
