@@ -193,6 +193,8 @@ def model_inputs(model, **overrides) -> dict:
         if "family" not in cfg:
             return {}
         family, kwargs = cfg["family"], cfg.get("kwargs", {})
+    if family not in FAMILIES:  # a user's network (models/adapter.py): what its wrapper was told, nothing more
+        return {k: kwargs[k] for k in DATASET_INPUTS["imagenet"] if k in kwargs}
     params = inspect.signature(FAMILIES[family]).parameters
     out = {}
     for key in DATASET_INPUTS["imagenet"]:
@@ -208,6 +210,32 @@ def model_inputs(model, **overrides) -> dict:
 def _shape(d: dict) -> str:
     side = d.get("img_size", "?")
     return f"{side}x{side}x{d.get('in_channels', '?')} input, {d.get('num_classes', '?')} classes"
+
+
+def model_accepts(net, split, n: int = 2) -> None:
+    """Forward the first ``n`` images of ``split``: a model whose input does not fit the data, or whose output has
+    fewer classes than the labels, is the user's mismatch, reported as such (exit 2), not a shape error mid-search."""
+    import torch
+
+    x, y = next(split.batches(n))
+    was_training = net.training
+    net.eval()  # a trial forward must not move batch-norm statistics
+    try:
+        with torch.inference_mode():
+            out = net(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        name = (getattr(net, "default_cfg", {}) or {}).get("name", type(net).__name__)
+        raise UsageError(f"model {name} does not accept this data's input (images {tuple(x.shape)}): {str(exc).splitlines()[0]}; "
+                         "the model and the dataset must agree on channels, size and time steps") from None
+    finally:
+        net.train(was_training)
+    classes = out.shape[-1] if out.ndim >= 2 else 0
+    labels = int(split.labels.max()) + 1
+    if out.ndim != 2 or out.shape[0] != len(x) or classes < labels:
+        raise UsageError(f"the model's output {tuple(out.shape)} is not [images, classes] with at least the {labels} classes of the "
+                         "data's labels (a network returning [T, N, classes] is averaged over T when wrapped: aq4svit_lib.models.adapter.wrap)")
+    if hasattr(net, "check_segments"):
+        net.check_segments(x)
 
 
 def model_fits_data(model, dataset: str, **overrides) -> None:

@@ -31,3 +31,23 @@ def load_entry_points(group: str) -> list[str]:
         ep.load()
         loaded.append(ep.name)
     return loaded
+
+
+def load_callable(spec: str, flag: str):
+    """The object ``module:attribute`` names (the module imported with the working folder on the path)."""
+    import os
+    import sys
+
+    from .errors import UsageError
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UsageError(f"{flag} {spec!r}: expected module:callable (e.g. my_models:build_net)")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # the user's module next to where they run aq4svit
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"{flag} {spec}: module {exc.name!r} cannot be imported (run from its folder or put it on PYTHONPATH)") from None
+    except AttributeError:
+        raise UsageError(f"{flag} {spec}: module {module_name!r} has no {attr!r}") from None

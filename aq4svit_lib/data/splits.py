@@ -44,7 +44,7 @@ SPLIT_NAMES = ("train", "search", "minibatch", "verify", "test")
 # sdt_tiny runs 1.5x and sdtv2_tiny 1.1x faster, sdtv3_tiny 0.84x (benchmarks/RESULTS.md,
 # bench_models_batch); larger batches suit a GPU.
 EVAL_BATCH_SIZE = 200
-DATASETS = ("fashion_mnist", "imagenet")
+DATASETS = ("fashion_mnist", "imagenet", "custom")  # custom: a user's Dataset, cut by data/custom.py
 
 
 @dataclass(frozen=True)
@@ -257,6 +257,10 @@ def load_splits(dataset: str = "fashion_mnist", spec: SplitSpec = SplitSpec(), *
         if root is None:
             raise UsageError("the imagenet dataset needs a root folder (--imagenet-root)")
         return imagenet_splits(root, family or "sdtv2", spec, num_workers)
+    if dataset == "custom":
+        from .custom import user_splits
+
+        return user_splits(root, spec, num_workers or 0)
     raise UsageError(f"unknown dataset {dataset!r}; valid datasets: {choices(DATASETS)}")
 
 

@@ -30,7 +30,7 @@ class DriftProbe(EvaluatorState):
         family = self.structure.family
         fp32 = {layer.name: FP32 for layer in self.structure.layers}
         t0 = time.perf_counter()
-        ref = DriftReference(time_major=family != "sdtv3", positions_per_layer=self._drift_positions())
+        ref = DriftReference(time_major=self.model.default_cfg.get("time_major", family != "sdtv3"), positions_per_layer=self._drift_positions())
         tally, _, _ = self._run_reference(ref, fp32, sp)
         self._reference = ref
         silent = silent_layers(ref)

@@ -131,8 +131,9 @@ class Evaluator(HardestFirst, DriftProbe, Handoff, ForwardPass, MemoKeys):
         self._batch_size = batch_size
         self.quantizer = WeightQuantizer(self.model, self.scheme)
         self.structure = self.quantizer.structure
-        self.n_blocks = len(self.structure.blocks)
-        self._block_layers = [[layer.name for layer in self.structure.layers_of(b.name)] for b in self.structure.blocks]
+        # forward segments (for the zoo's backbones, its blocks): the prefix cache keys on the layers each one runs
+        self._block_layers = self.model.segment_layers(self.structure)
+        self.n_blocks = len(self._block_layers)
         self.cache = PrefixCache(cache_bytes)
         self.memo = memo if isinstance(memo, MemoProtocol) else (Memo(memo) if memo else InMemoryMemo())
         self.quiet = _quiet_default() if quiet is None else quiet

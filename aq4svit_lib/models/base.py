@@ -123,6 +123,10 @@ class SpikingBackbone(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_blocks(x, 0, self.num_blocks)
 
+    def segment_layers(self, structure: QuantStructure) -> list[list[str]]:
+        """The quantizable layers of each forward segment (``forward_blocks`` runs segments; here, the blocks)."""
+        return [[layer.name for layer in structure.layers_of(b.name)] for b in structure.blocks]
+
     # -- quantization structure -----------------------------------------------------------
     def layer_kind(self, path: str) -> str | None:
         for pattern, kind in self._layer_kinds:

@@ -150,15 +150,67 @@ def neuron_modules(model: nn.Module) -> Iterator[tuple[str, SpikingNeuron]]:
 
 @contextlib.contextmanager
 def observe_neurons(model: nn.Module, observer: Observer):
-    """Call ``observer(name, membrane, output)`` for every neuron that runs inside the block."""
-    neurons = list(neuron_modules(model))
+    """Call ``observer(name, membrane, output)`` for every neuron that runs inside the block (ours, and spikingjelly's
+    nodes of a network brought by a user)."""
+    root = getattr(model, "neuron_root", model)  # a wrapped network names its neurons as the user's network does
+    neurons = list(neuron_modules(root))
     for name, module in neurons:
         module._observer, module._observer_name = observer, name
+    hooks = [_ChargeHook(name, node, observer) for name, node in jelly_nodes(root)]
     try:
         yield
     finally:
         for _, module in neurons:
             module._observer = None
+        for hook in hooks:
+            hook.remove()
+
+
+def jelly_nodes(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(qualified name, node) for every spikingjelly neuron in ``model`` (none without spikingjelly)."""
+    try:
+        from spikingjelly.activation_based.neuron import BaseNode
+    except ImportError:
+        return []
+    return [(name, m) for name, m in model.named_modules() if isinstance(m, BaseNode)]
+
+
+class _ChargeHook:
+    """The pre-spike membrane potential H[t] of a multi-step spikingjelly node, reported like our neurons' (drift is
+    measured on H, before firing and reset). spikingjelly keeps only the potential *after* reset (``v_seq``); H[t] is
+    rebuilt from it with the node's own charge equation (``neuronal_charge``), so any node type reports its own H."""
+
+    def __init__(self, name: str, node: nn.Module, observer: Observer):
+        if getattr(node, "step_mode", "m") != "m":
+            from ..errors import UsageError
+
+            raise UsageError(f"neuron {name} runs in single-step mode; the drift gate reads multi-step nodes "
+                             "(spikingjelly.activation_based.functional.set_step_mode(net, 'm'))")
+        self.name, self.node, self.observer = name, node, observer
+        self.stored = node.store_v_seq
+        node.store_v_seq = True
+        self._handles = [node.register_forward_pre_hook(self._before), node.register_forward_hook(self._after)]
+        self.v0: torch.Tensor | float = 0.0
+
+    def _before(self, node, inputs) -> None:
+        self.v0 = node.v  # the resting potential (after reset_net)
+
+    def _after(self, node, inputs, output) -> None:
+        x_seq, v_seq, final = inputs[0], node.v_seq, node.v
+        charges = torch.empty_like(x_seq)
+        v = self.v0
+        for t in range(x_seq.shape[0]):
+            node.v = v if isinstance(v, torch.Tensor) else torch.full_like(x_seq[t], float(v))
+            node.neuronal_charge(x_seq[t])
+            charges[t] = node.v
+            v = v_seq[t]
+        node.v = final
+        self.observer(self.name, charges.detach(), output.detach())
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self.node.store_v_seq = self.stored
 
 
 class MembraneRecord:

@@ -8,18 +8,20 @@ with exactly the result an uninterrupted one would have produced.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from .. import edges
 from ..data import load_splits
 from ..errors import UsageError
 from ..evaluate import Evaluator
 from ..evaluate.engine import _quiet_default
 from ..evaluate.executor import ExecutorSettings, make_executor
-from ..models import create_model, get_entry
+from ..models import adapter, create_model, get_entry
 from ..progress import progress_bar
 from ..provenance import machine
 from ..quant.config import QuantConfig
@@ -46,13 +48,14 @@ class SearchOutcome:
 
 def run_search(settings: SearchSettings | str = "greedy", model: str | None = None, *, out: str | Path | None = None,
                resume: bool = False, force: bool = False, memo: str | Path | None = None, net=None,
-               executor: ExecutorSettings | str | None = None, **values) -> SearchOutcome:
+               executor: ExecutorSettings | str | None = None, splits: dict | None = None, **values) -> SearchOutcome:
     """Run a registered search method and write the result folder ``out``.
 
     ``settings`` is a :class:`SearchSettings`, or a method name with flat ``values``
     (``run_search("beam", "sdtv3_tiny", delta=1.0, beam_width=2)``, see :meth:`SearchSettings.build`).
     ``out``, ``resume``, ``force`` and ``memo`` say where results go, not what is computed; ``net``
-    replaces building the model from ``settings.model``. ``executor`` says where evaluations run
+    replaces building the model from ``settings.model`` (any spikingjelly network: it is wrapped by models/adapter.py);
+    ``splits`` replaces loading ``settings.data`` (a user's data: ``data.dataset_splits``). ``executor`` says where evaluations run
     (``"serial"``, the default, or ``ExecutorSettings("ray", workers=4)``; see evaluate/executor.py):
     the result is the same either way, timings aside.
     """
@@ -63,13 +66,17 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
     else:
         s = SearchSettings.build(settings, model or ModelSettings().name, **values)
     method = get_method(s.method)
+    if splits is not None and s.data.dataset != "custom":
+        s = dataclasses.replace(s, data=dataclasses.replace(s.data, dataset="custom"))  # the result says whose data it ran on
     _validate(s, net, memo)  # every value by its kind, before anything is loaded or written
     executor = make_executor(executor)  # first: a missing Ray is reported before anything is loaded
     folder = ResultFolder(out, resume=resume, force=force) if out is not None else None
     torch.manual_seed(s.seed)
-    net = net if net is not None else build_model(s.model)
-    splits = load_splits(s.data.dataset, s.data.spec, root=s.data.root, download=s.data.download, family=net.default_cfg.get("family"))
-    splits.pop("train", None)  # searches never look at it
+    net = adapter.wrap(net) if net is not None else build_model(s.model)
+    if splits is None:
+        splits = load_splits(s.data.dataset, s.data.spec, root=s.data.root, download=s.data.download, family=net.default_cfg.get("family"))
+    splits = {k: v for k, v in splits.items() if k != "train"}  # searches never look at it
+    edges.model_accepts(net, splits["minibatch"])  # a clear error, not a shape error deep inside a search
     try:  # a start that fails leaves no half-written folder behind (abandon removes only what prepare created)
         if folder is not None:
             folder.prepare(force=force, settings=s.to_dict())
@@ -97,11 +104,14 @@ def run_search(settings: SearchSettings | str = "greedy", model: str | None = No
 
 def _validate(s: SearchSettings, net, memo) -> None:
     """Refuse what cannot work before any model, data or folder is touched (edges.py: one message, exit 2)."""
-    from .. import edges
     from ..evaluate.memo import foreign_reason
 
-    if net is not None:
+    if s.data.dataset == "custom":
+        pass  # the user's data: checked by a forward of its first images (edges.model_accepts)
+    elif net is not None:
         edges.model_fits_data(net, s.data.dataset)
+    elif adapter.is_user_model(s.model.name):
+        pass  # imported when built; its input is checked by a forward (edges.model_accepts)
     else:
         edges.model_fits_data(s.model.name, s.data.dataset, **s.model.overrides)
     edges.device(s.engine.device, "device")
@@ -158,7 +168,10 @@ def _check_trained(accuracy: float, net) -> None:
 
 
 def build_model(m: ModelSettings):
-    """The model a search runs on: registered name, checkpoint (the shipped one for *_tiny), overrides."""
+    """The model a search runs on: registered name, checkpoint (the shipped one for *_tiny), overrides; or a user's
+    network named ``module:callable`` (models/adapter.py)."""
+    if adapter.is_user_model(m.name):
+        return adapter.load_user_model(m.name, m.checkpoint, m.mapping)
     checkpoint = m.checkpoint
     if checkpoint is None and get_entry(m.name).default_checkpoint:
         checkpoint = "default"

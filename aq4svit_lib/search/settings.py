@@ -34,10 +34,13 @@ def _bits(value) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class ModelSettings:
-    name: str = setting("sdtv2_tiny", Text(), "registered model name (see `aq4svit info`)", flag="--model")
+    name: str = setting("sdtv2_tiny", Text(), "registered model name (see `aq4svit info`), or your network as module:callable",
+                        flag="--model")
     checkpoint: str | None = setting(None, Text(), "checkpoint file (official .pth or ours)", none="the shipped checkpoint of a *_tiny model")
     overrides: dict = setting(factory=dict, help="constructor overrides (SDT v2: kd, T)", cli=False)
     fuse_repconv: bool = setting(False, Boolean(), "SDT v2: fuse each RepConv branch into one 3x3 conv before quantizing")
+    mapping: str | None = setting(None, Text(), "your network (module:callable): a JSON file correcting the inferred blocks, "
+                                  "stages and layer kinds", none="inferred from the module tree")
 
     def __post_init__(self):
         validate(self)
