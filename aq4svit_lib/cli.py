@@ -120,8 +120,11 @@ def cmd_data(args) -> int:
 # -- models ------------------------------------------------------------------------------------
 def _model(args, load_default: bool = True):
     from .models import create_model, get_entry
+    from .models.adapter import is_user_model, load_user_model
 
     checkpoint = args.checkpoint
+    if is_user_model(args.model):  # your network, module:callable (models/adapter.py)
+        return load_user_model(args.model, checkpoint, getattr(args, "mapping", None))
     if checkpoint is None and load_default and get_entry(args.model).default_checkpoint:
         checkpoint = "default"
     overrides = {}
@@ -463,8 +466,13 @@ def cmd_config(args) -> int:
                              scheme=QuantScheme(args.scheme, args.granularity, args.rounding), model=args.model)
     import torch
 
-    with torch.device("meta"):
-        structure = create_model(args.model).quant_structure()
+    from .models.adapter import is_user_model, load_user_model
+
+    if is_user_model(args.model):
+        structure = load_user_model(args.model, None, getattr(args, "mapping", None)).quant_structure()
+    else:
+        with torch.device("meta"):
+            structure = create_model(args.model).quant_structure()
     bits = config.resolve(structure)  # validates
     if args.out:
         config.save(args.out)

@@ -223,6 +223,8 @@ def model_accepts(net, split, n: int = 2) -> None:
     try:
         with torch.inference_mode():
             out = net(x)
+        if hasattr(net, "check_segments"):
+            net.check_segments(x)  # a wrapped network's segments must chain to its own forward
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         name = (getattr(net, "default_cfg", {}) or {}).get("name", type(net).__name__)
         raise UsageError(f"model {name} does not accept this data's input (images {tuple(x.shape)}): {str(exc).splitlines()[0]}; "
@@ -234,8 +236,6 @@ def model_accepts(net, split, n: int = 2) -> None:
     if out.ndim != 2 or out.shape[0] != len(x) or classes < labels:
         raise UsageError(f"the model's output {tuple(out.shape)} is not [images, classes] with at least the {labels} classes of the "
                          "data's labels (a network returning [T, N, classes] is averaged over T when wrapped: aq4svit_lib.models.adapter.wrap)")
-    if hasattr(net, "check_segments"):
-        net.check_segments(x)
 
 
 def model_fits_data(model, dataset: str, **overrides) -> None:

@@ -211,16 +211,18 @@ def block_bits(outcome) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def group_bits(outcome_or_bits, model: str | None = None) -> pd.DataFrame:
+def group_bits(outcome_or_bits, model: str | None = None, structure=None) -> pd.DataFrame:
     """Width of every layer group (block : kind, forward order) of a config, for the multi-method bit map.
 
     ``outcome_or_bits``: a SearchOutcome, or a layer -> bits dict with ``model``. A group whose layers got
     different widths reports its narrowest (``mixed`` True) instead of a rounded mean that may not be a width.
+    ``structure``: the model's QuantStructure, for a network that is not in the registry (a user's, wrapped).
     """
     bits = outcome_or_bits if isinstance(outcome_or_bits, dict) else outcome_or_bits.bits
-    model = model or outcome_or_bits.result["model"]
-    with torch.device("meta"):
-        structure = create_model(model).quant_structure()
+    if structure is None:
+        model = model or outcome_or_bits.result["model"]
+        with torch.device("meta"):
+            structure = create_model(model).quant_structure()
     rows = [{"block": layer.block, "kind": layer.kind, "stage": layer.stage, "bits": int(bits[layer.name])} for layer in structure.layers]
     df = pd.DataFrame(rows)
     df["group"] = df.block + " : " + df.kind

@@ -160,13 +160,20 @@ def accuracy(model, split, batch_size: int = EVAL_BATCH_SIZE) -> float:
     return correct / len(split)
 
 
+def _build(name: str):
+    """A registered model, or a user's network named module:callable (wrapped: neuron resets, time-averaged output)."""
+    from .models.adapter import is_user_model, load_user_model
+
+    return load_user_model(name) if is_user_model(name) else create_model(name)
+
+
 def train(cfg: TrainConfig, out: str | Path | None = None, spec: SplitSpec = SplitSpec(), data_root=None, progress: bool = True, log=print):
     """Train ``cfg.model`` from scratch on the train split; save a checkpoint and a JSON log."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     splits = load_splits("fashion_mnist", spec, root=data_root)
-    model = create_model(cfg.model).train()
+    model = _build(cfg.model).train()
     prepare_for_training(model, cfg)
     if cfg.init_from:
         from .models.checkpoint import load_checkpoint

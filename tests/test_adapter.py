@@ -23,9 +23,13 @@ SPEC = SplitSpec(search_size=120, minibatch_size=32, verify_size=120, test_size=
 def _native_mapping(native) -> dict:
     """The mapping a user writes to give the wrapper the zoo's own structure (exact paths, so first-match is exact)."""
     s = native.quant_structure()
+    quantized = {layer.name for layer in s.layers}
+    others = [name for name, m in native.named_modules() if isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Linear))
+              and name not in quantized]
     return {"blocks": {f"^{re.escape(layer.name)}$": layer.block for layer in s.layers},
             "stages": {f"^{re.escape(b.name)}$": b.stage for b in s.blocks},
-            "kinds": {f"^{re.escape(layer.name)}$": layer.kind for layer in s.layers}}
+            "kinds": {f"^{re.escape(layer.name)}$": layer.kind for layer in s.layers},
+            "skip": [f"^{re.escape(name)}$" for name in others]}
 
 
 def _native_segments(native) -> list[Segment]:

@@ -156,6 +156,14 @@ class SpikingModel(SpikingBackbone):
                 continue
             stage = m.first(m.stages, block) or next((s for b, s, _ in inferred if b == block), block)
             blocks.setdefault(block, (stage, []))[1].append(path)
+        if len(self._segments) > 1:  # forward order: the segment that runs a block's first layer (stable within one)
+            where = {p: i for i, seg in enumerate(self._segments) for p in seg.modules}
+
+            def position(block: str) -> int:
+                first = blocks[block][1][0]
+                return min((i for p, i in where.items() if first == p or first.startswith(p + ".")), default=len(self._segments))
+
+            blocks = dict(sorted(blocks.items(), key=lambda kv: position(kv[0])))
         names = list(blocks)
         return [(b, stage, "stem" if i == 0 else "head" if i == len(names) - 1 else "block", tuple(paths))
                 for i, (b, (stage, paths)) in enumerate(blocks.items())]
