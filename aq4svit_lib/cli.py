@@ -680,6 +680,8 @@ def check_args(args) -> None:
         value = getattr(args, dest, None)
         if value is None or (dest == "checkpoint" and value == "default" and not Path(value).exists()):
             continue
+        if dest == "data_root" and getattr(args, "dataset", None) == "custom" and ":" in str(value) and not Path(value).exists():
+            continue  # a user's data as module:callable (data/custom.py), imported when the splits are built
         if kind == "memo":
             edges.output_file(value, "--memo")
             if Path(value).exists():

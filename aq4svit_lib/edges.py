@@ -241,7 +241,11 @@ def model_accepts(net, split, n: int = 2) -> None:
 def model_fits_data(model, dataset: str, **overrides) -> None:
     """Refuse, before anything is loaded or evaluated, a model whose input shape or classes are not the dataset's.
 
-    ``model`` is a registered name (``overrides`` its architecture overrides) or a built model."""
+    ``model`` is a registered name (``overrides`` its architecture overrides) or a built model. A user's data or
+    network (``custom``, ``module:callable``) declares no shape: a forward of its first images checks it instead
+    (:func:`model_accepts`)."""
+    if dataset == "custom" or (isinstance(model, str) and ":" in model):
+        return
     if dataset not in DATASET_INPUTS:
         raise UsageError(f"unknown dataset {dataset!r}; valid datasets: {choices(DATASET_INPUTS)}")
     have = model_inputs(model, **overrides)

@@ -57,7 +57,10 @@ def _label(item) -> int:
     if not isinstance(item, (tuple, list)) or len(item) < 2:
         raise UsageError("a dataset item must be (image, label); got " + type(item).__name__)
     y = item[1]
-    return int(y.item() if isinstance(y, torch.Tensor) else y)
+    y = y.item() if isinstance(y, torch.Tensor) else y
+    if isinstance(y, bool) or not float(y).is_integer():
+        raise UsageError(f"labels must be non-negative class indices (ints), got {y!r}")
+    return int(y)
 
 
 def fingerprint(dataset, targets: np.ndarray, probe: int = 8) -> str:

@@ -257,8 +257,9 @@ def _pool_head(net, x):
 
 
 def wrap(net: nn.Module, **kwargs) -> SpikingModel:
-    """A network searched like the zoo's models; ``kwargs``: name, num_classes, in_channels, img_size, mapping, segments."""
-    return net if isinstance(net, SpikingModel) else SpikingModel(net, **kwargs)
+    """A network searched like the zoo's models; ``kwargs``: name, num_classes, in_channels, img_size, mapping, segments.
+    A model of the zoo (or one already wrapped) is returned as it is."""
+    return net if isinstance(net, SpikingBackbone) else SpikingModel(net, **kwargs)  # the zoo's models need no wrapper
 
 
 def is_user_model(name: str) -> bool:

@@ -175,10 +175,31 @@ def jelly_nodes(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, BaseNode)]
 
 
+def _charge(node: nn.Module, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """H = the node's potential after charging ``x`` from ``v``, before firing (see _ChargeHook)."""
+    if hasattr(node, "single_step_functional_forward"):
+        threshold = node.v_threshold
+        node.v_threshold = float("inf")
+        try:
+            _, states = node.single_step_functional_forward((x,), (v,))
+            return states[0]
+        except NotImplementedError:
+            pass
+        finally:
+            node.v_threshold = threshold
+    final = node.v
+    node.v = v
+    node.neuronal_charge(x)
+    h, node.v = node.v, final
+    return h
+
+
 class _ChargeHook:
     """The pre-spike membrane potential H[t] of a multi-step spikingjelly node, reported like our neurons' (drift is
     measured on H, before firing and reset). spikingjelly keeps only the potential *after* reset (``v_seq``); H[t] is
-    rebuilt from it with the node's own charge equation (``neuronal_charge``), so any node type reports its own H."""
+    rebuilt from it with the node's own step: its functional step with the threshold lifted out of reach (no spike, so
+    no reset: the state it returns is H), or its ``neuronal_charge`` for nodes written the older way. A node with more
+    state than ``v`` (adaptive ones) reports ``v_seq`` itself."""
 
     def __init__(self, name: str, node: nn.Module, observer: Observer):
         if getattr(node, "step_mode", "m") != "m":
@@ -196,15 +217,17 @@ class _ChargeHook:
         self.v0 = node.v  # the resting potential (after reset_net)
 
     def _after(self, node, inputs, output) -> None:
-        x_seq, v_seq, final = inputs[0], node.v_seq, node.v
+        x_seq, v_seq = inputs[0], getattr(node, "v_seq", None)
+        if not isinstance(v_seq, torch.Tensor) or v_seq.shape != x_seq.shape:
+            return  # a node that does not store its potentials: nothing to report
+        if list(getattr(node, "_memories", {"v": 0})) != ["v"]:
+            self.observer(self.name, v_seq.detach(), output.detach())
+            return
         charges = torch.empty_like(x_seq)
-        v = self.v0
+        v = self.v0 if isinstance(self.v0, torch.Tensor) else torch.full_like(x_seq[0], float(self.v0))
         for t in range(x_seq.shape[0]):
-            node.v = v if isinstance(v, torch.Tensor) else torch.full_like(x_seq[t], float(v))
-            node.neuronal_charge(x_seq[t])
-            charges[t] = node.v
+            charges[t] = _charge(node, x_seq[t], v)
             v = v_seq[t]
-        node.v = final
         self.observer(self.name, charges.detach(), output.detach())
 
     def remove(self) -> None:

@@ -96,14 +96,15 @@ class SearchSettings:
                                        "(search/verify.py); 0.5: the count rule")
     max_evaluations: int | None = setting(None, Interval(int, 1), "stop (resumably) after this many full evaluations", none="no cap")
     export: bool = setting(True, Boolean(), "write final.safetensors", cli=False)
-    require_trained: bool = setting(True, Boolean(), "refuse a model whose FP32 accuracy is near chance", cli=False)
+    require_trained: bool = setting(True, Boolean(), "refuse a model whose FP32 accuracy is near chance (--no-require-trained: a smoke run on untrained weights)")
     data: DataSettings = setting(factory=DataSettings, help="the data", cli=False)
     engine: EngineSettings = setting(factory=EngineSettings, help="the evaluation engine", cli=False)
     options: Any = setting(None, help="the method's settings dataclass", none="its defaults", cli=False)
 
     def __post_init__(self):
         method = get_method(self.method)
-        get_entry(self.model.name)
+        if ":" not in self.model.name:  # module:callable is a user's network, imported when it is built
+            get_entry(self.model.name)
         validate(self)
         options = self.options if self.options is not None else method.make_settings()
         if not isinstance(options, method.settings):
