@@ -264,3 +264,13 @@ def test_the_command_line_searches_a_users_module_callable_on_a_users_data(tmp_p
     assert main(["search", "--method", "greedy", "--model", "my_models:missing", "--dataset", "custom", "--data-root", "my_models:data",
                  "--out", str(tmp_path / "x")]) == 2
     assert "has no 'missing'" in capsys.readouterr().err
+
+
+def test_the_fashion_mnist_spikformer_of_spikingjellys_zoo_is_wrapped_with_its_segments():
+    from aq4svit_lib.models.jelly import spikformer_fmnist
+
+    model = spikformer_fmnist().eval()
+    assert model.sequential and model.num_blocks == 4 and model.quant_structure().stages == ("patch_embed", "blocks", "head")
+    model.check_segments(torch.rand(2, 1, 28, 28))
+    with torch.inference_mode():
+        assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)  # [T, N, classes] averaged over time

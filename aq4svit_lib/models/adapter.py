@@ -92,7 +92,7 @@ def _has_weights(module: nn.Module) -> bool:
 
 def infer_blocks(net: nn.Module) -> list[tuple[str, str, tuple[str, ...]]]:
     """[(block name, stage, module paths)] from the module tree (see the module docstring)."""
-    out = []
+    out: list[tuple[str, str, tuple[str, ...]]] = []
     for name, child in net.named_children():
         if not _has_weights(child):
             continue
@@ -256,7 +256,7 @@ def _pool_head(net, x):
     return net.head(x.flatten(3).mean(dim=-1))
 
 
-def wrap(net: nn.Module, **kwargs) -> SpikingModel:
+def wrap(net: nn.Module, **kwargs) -> SpikingBackbone:
     """A network searched like the zoo's models; ``kwargs``: name, num_classes, in_channels, img_size, mapping, segments.
     A model of the zoo (or one already wrapped) is returned as it is."""
     return net if isinstance(net, SpikingBackbone) else SpikingModel(net, **kwargs)  # the zoo's models need no wrapper

@@ -7,7 +7,7 @@ another library's zoo is searched like ours. spikingjelly builds the network; mo
 
 from __future__ import annotations
 
-from .adapter import SpikingModel, spikformer_segments, wrap
+from .adapter import SpikingModel, spikformer_segments
 
 #: a small Spikformer (spikingjelly.activation_based.model.spikformer.Spikformer) for 28 x 28 grey images
 SPIKFORMER_FMNIST = dict(T=4, in_channels=1, img_size_h=28, img_size_w=28, patch_size=4, num_classes=10, embed_dims=64,
@@ -20,4 +20,4 @@ def spikformer_fmnist() -> SpikingModel:
     from spikingjelly.activation_based.model.spikformer import Spikformer
 
     net = Spikformer(**SPIKFORMER_FMNIST)
-    return wrap(net, name="spikformer_fmnist", num_classes=10, in_channels=1, img_size=28, segments=spikformer_segments(net))
+    return SpikingModel(net, name="spikformer_fmnist", num_classes=10, in_channels=1, img_size=28, segments=spikformer_segments(net))

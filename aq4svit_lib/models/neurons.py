@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 from torch import nn
@@ -175,7 +176,7 @@ def jelly_nodes(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return [(name, m) for name, m in model.named_modules() if isinstance(m, BaseNode)]
 
 
-def _charge(node: nn.Module, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+def _charge(node: Any, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:  # a spikingjelly node (untyped library)
     """H = the node's potential after charging ``x`` from ``v``, before firing (see _ChargeHook)."""
     if hasattr(node, "single_step_functional_forward"):
         threshold = node.v_threshold
@@ -201,7 +202,7 @@ class _ChargeHook:
     no reset: the state it returns is H), or its ``neuronal_charge`` for nodes written the older way. A node with more
     state than ``v`` (adaptive ones) reports ``v_seq`` itself."""
 
-    def __init__(self, name: str, node: nn.Module, observer: Observer):
+    def __init__(self, name: str, node: Any, observer: Observer):  # a spikingjelly node (untyped library)
         if getattr(node, "step_mode", "m") != "m":
             from ..errors import UsageError
 
