@@ -10,7 +10,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pyproject_deps():
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
     extras = data["project"]["optional-dependencies"]
-    everything = data["project"]["dependencies"] + extras["notebooks"] + extras["baselines"] + extras["ray"] + extras["dev"]
+    everything = (data["project"]["dependencies"] + extras["notebooks"] + extras["baselines"] + extras["ray"] + extras["spikingjelly"]
+                  + extras["dev"])
     return sorted(d for d in everything if not d.startswith("aq4svit["))  # dev includes the other extras
 
 
@@ -20,7 +21,8 @@ def test_extras_separate_runtime_notebooks_and_tests():
     names = lambda deps: {re.split(r"[<>=\[]", d)[0] for d in deps}
     assert not names(runtime) & {"jupyterlab", "papermill", "ipykernel", "seaborn", "matplotlib", "spikingjelly", "pytest"}
     assert {"jupyterlab", "papermill", "ipykernel", "seaborn", "nbformat"} <= names(extras["notebooks"])
-    assert "aq4svit[notebooks,baselines,ray]" in extras["dev"] and {"spikingjelly", "mypy"} <= names(extras["dev"])
+    assert "aq4svit[notebooks,baselines,ray,spikingjelly]" in extras["dev"] and "mypy" in names(extras["dev"])
+    assert names(extras["spikingjelly"]) == {"spikingjelly"}  # a user's own model (models/adapter.py) needs only it
     assert "optuna" in names(extras["baselines"]) and "optuna" not in names(runtime)  # only its method needs it
     assert "ray" in names(extras["ray"]) and "ray" not in names(runtime)  # only --executor ray needs it
 
