@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import __version__, schema
 from .errors import Aq4svitError, UsageError
+from .plugins import names_callable
 
 
 # -- argument types: a bad number is a usage error (exit 2, one line), never a traceback later -----
@@ -680,7 +681,7 @@ def check_args(args) -> None:
         value = getattr(args, dest, None)
         if value is None or (dest == "checkpoint" and value == "default" and not Path(value).exists()):
             continue
-        if dest == "data_root" and getattr(args, "dataset", None) == "custom" and ":" in str(value) and not Path(value).exists():
+        if dest == "data_root" and getattr(args, "dataset", None) == "custom" and names_callable(value):
             continue  # a user's data as module:callable (data/custom.py), imported when the splits are built
         if kind == "memo":
             edges.output_file(value, "--memo")

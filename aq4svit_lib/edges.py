@@ -244,7 +244,9 @@ def model_fits_data(model, dataset: str, **overrides) -> None:
     ``model`` is a registered name (``overrides`` its architecture overrides) or a built model. A user's data or
     network (``custom``, ``module:callable``) declares no shape: a forward of its first images checks it instead
     (:func:`model_accepts`)."""
-    if dataset == "custom" or (isinstance(model, str) and ":" in model):
+    from .plugins import names_callable
+
+    if dataset == "custom" or (isinstance(model, str) and names_callable(model)):
         return
     if dataset not in DATASET_INPUTS:
         raise UsageError(f"unknown dataset {dataset!r}; valid datasets: {choices(DATASET_INPUTS)}")

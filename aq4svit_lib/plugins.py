@@ -33,6 +33,13 @@ def load_entry_points(group: str) -> list[str]:
     return loaded
 
 
+def names_callable(text) -> bool:
+    """``module:callable`` (a user's network or data), not a registered name or an existing path."""
+    from pathlib import Path
+
+    return ":" in str(text) and not Path(str(text)).exists()
+
+
 def load_callable(spec: str, flag: str):
     """The object ``module:attribute`` names (the module imported with the working folder on the path)."""
     import os

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError, UsageError
+from ..plugins import load_callable, names_callable
 from .splits import Split, SplitSpec, _drop_empty_verify, _held_out, _rest
 
 DATASET = "custom"
@@ -110,8 +111,7 @@ def user_splits(source, spec: SplitSpec = SplitSpec(), num_workers: int = 0) -> 
     if source is None:
         raise UsageError("--dataset custom needs --data-root: an ImageFolder root (test/ and optionally train/) or module:callable")
     source = str(source)
-    if ":" in source and not Path(source).exists():
-        from ..plugins import load_callable
+    if names_callable(source):
 
         made = load_callable(source, "--data-root")
         made = made() if callable(made) else made

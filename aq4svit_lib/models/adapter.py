@@ -226,12 +226,15 @@ def _over_time(y: torch.Tensor) -> torch.Tensor:
     return y.mean(0) if y.ndim == 3 else y
 
 
+try:  # looked up once: _reset runs before every segment of every batch
+    from spikingjelly.activation_based.functional import reset_net as _jelly_reset
+except ImportError:  # no spikingjelly: only our stateless neurons, nothing to reset
+    _jelly_reset = None
+
+
 def _reset(net: nn.Module) -> None:
-    try:
-        from spikingjelly.activation_based import functional
-    except ImportError:  # no spikingjelly: only our stateless neurons, nothing to reset
-        return
-    functional.reset_net(net)
+    if _jelly_reset is not None:
+        _jelly_reset(net)
 
 
 def spikformer_segments(net: nn.Module) -> list[Segment]:
@@ -264,7 +267,9 @@ def wrap(net: nn.Module, **kwargs) -> SpikingBackbone:
 
 def is_user_model(name: str) -> bool:
     """``module:callable`` names a user's network; anything else is a registered model."""
-    return ":" in name
+    from ..plugins import names_callable
+
+    return names_callable(name)
 
 
 def load_user_model(spec: str, checkpoint: str | None = None, mapping: str | dict | None = None) -> SpikingModel:

@@ -19,6 +19,7 @@ from ..data import EVAL_BATCH_SIZE, SplitSpec
 from ..data.splits import DATASETS
 from ..errors import UsageError
 from ..models import get_entry
+from ..plugins import names_callable
 from ..quant.quantizers import QuantScheme
 from ..schema import Boolean, Checked, Interval, Options, Text, default, setting, validate
 from .registry import get_method, method_names
@@ -103,7 +104,7 @@ class SearchSettings:
 
     def __post_init__(self):
         method = get_method(self.method)
-        if ":" not in self.model.name:  # module:callable is a user's network, imported when it is built
+        if not names_callable(self.model.name):  # module:callable is a user's network, imported when it is built
             get_entry(self.model.name)
         validate(self)
         options = self.options if self.options is not None else method.make_settings()
