@@ -8,7 +8,7 @@ PROFILE ?= default
 # pytest-xdist processes, one torch thread each (tests/conftest.py)
 TEST_WORKERS ?= 2
 
-.PHONY: setup data reproduce reproduce-extended check claims test lint bench clean-results notebooks help
+.PHONY: setup data browser reproduce reproduce-extended check claims test lint bench clean-results notebooks help
 
 help:
 	@echo "make reproduce   run every notebook on the embedded default (profile=$(PROFILE)); figures/ and figures/tables/"
@@ -48,7 +48,11 @@ check: setup
 claims: setup
 	$(BIN)/aq4svit claims --write --render
 
-test: data
+# browser: Chromium + driver for tests/test_browser.py (apt as root)
+browser:
+	@bash scripts/ensure_browser.sh
+
+test: data browser
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup

@@ -38,6 +38,7 @@ NOTEBOOKS = (
     "05_comparison",
     "06_drift_proxy",
     "07_peer_baselines",
+    "08_your_model",
 )
 OPTIONAL_NOTEBOOKS = ("00_train_default_models",)
 

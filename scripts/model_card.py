@@ -15,6 +15,8 @@ from aq4svit_lib.report import memory_breakdown, to_markdown
 from aq4svit_lib.training import TrainConfig
 
 MODELS = ("sdt_tiny", "sdtv2_tiny", "sdtv3_tiny")
+#: networks of another library's zoo, trained by us to show a user's model searched (notebook 08): file stem -> module:callable
+FOREIGN = {"spikformer_fmnist": "aq4svit_lib.models.jelly:spikformer_fmnist"}
 DEFAULTS = TrainConfig()  # a command shows only the flags that differ from these
 OUT = Path(__file__).resolve().parents[1] / "data" / "checkpoints" / "README.md"
 
@@ -121,6 +123,28 @@ def stage_table(stage_rows: list[dict]) -> pd.DataFrame:
     return df[cols].astype(int).reset_index()
 
 
+def foreign_section(stem: str, spec: str) -> str:
+    """A network from spikingjelly's model zoo: what it is, its accuracy, the command that trained it."""
+    from aq4svit_lib.models.adapter import load_user_model
+    from aq4svit_lib.models.jelly import SPIKFORMER_FMNIST
+
+    path = OUT.parent / f"{stem}.safetensors"
+    log = json.loads(path.with_suffix(".json").read_text())
+    model = load_user_model(spec, str(path))
+    row = {"model": stem, "built_by": spec, "params": sum(p.numel() for p in model.parameters()),
+           "file_MB": round(path.stat().st_size / 2**20, 2), "test_accuracy": log["test_accuracy"],
+           "search_accuracy": log["search_accuracy"], "epochs": log["config"]["epochs"],
+           "train_minutes": round(log["train_seconds"] / 60, 1)}
+    return (f"### {stem}\n\nspikingjelly's own Spikformer (`spikingjelly.activation_based.model.spikformer.Spikformer`, its "
+            f"default neurons and surrogate), arguments `{json.dumps(SPIKFORMER_FMNIST)}`, wrapped by `models/adapter.py` "
+            "(neuron resets, time-averaged logits, forward segments for prefix caching). Not one of ours: it shows a user's "
+            "network searched (notebook 08, README \"Search your own model\"); trained once, its accuracy is the first "
+            "run's, no stopping rule looked at the test split.\n\n" + to_markdown(pd.DataFrame([row]))
+            + f"\n\n```bash\n{command(log, f'data/checkpoints/{stem}.safetensors')}\n```\n\n"
+            "Recipe: as the SDT models' (AdamW, cosine decay, label smoothing, shifts and flips), except the surrogate slope, "
+            "which is spikingjelly's own: `--surrogate-alpha` sets only our LIF neurons. Final-epoch weights.\n")
+
+
 def main() -> None:
     rows, stage_rows, sections = [], [], []
     for name in MODELS:
@@ -152,6 +176,7 @@ def main() -> None:
         + to_markdown(pd.DataFrame(rows)) + shortfall(rows)
         + "\nParameters per stage:\n\n" + to_markdown(stage_table(stage_rows))
         + "\n" + "\n".join(sections)
+        + "\n## From spikingjelly's model zoo\n\n" + "\n".join(foreign_section(s, spec) for s, spec in FOREIGN.items())
     )
     OUT.write_text(card)
     print(card)

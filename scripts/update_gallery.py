@@ -39,6 +39,8 @@ GALLERY = (  # (figure, caption); the claim IDs are the rows of REPRODUCTION.md'
     ("07_fronts", "Peer baselines: each method's feasible configurations and its answer (F1–F5, F8)."),
     ("07_ilp_predicted_vs_measured", "The integer program's predicted drop (sum of single-group drops) vs the measured one (F3)."),
     ("timings/07_saving_vs_time", "Memory saving vs search wall-clock time for every method (F6; timings are kept apart)."),
+    ("08_bitmap_spikformer_fmnist", "Your own model: spikingjelly's Spikformer (its zoo's network, trained by us on Fashion-MNIST), "
+                                    "wrapped and searched by QSViT, Greedy and Beam; the exact width of every layer group."),
     ("09_seed_comparisons", "Each headline comparison on every model and search-split seed (S1–S4; the extended run)."),
 )
 

@@ -4,6 +4,7 @@ path's numbers), spikingjelly's own Spikformer searched, a user's Dataset split 
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 import numpy as np
@@ -247,8 +248,6 @@ def data():
 
 
 def test_the_command_line_searches_a_users_module_callable_on_a_users_data(tmp_path, monkeypatch, capsys):
-    import json
-
     from aq4svit_lib.cli import main
 
     (tmp_path / "my_models.py").write_text(USER_MODULE)
@@ -274,3 +273,23 @@ def test_the_fashion_mnist_spikformer_of_spikingjellys_zoo_is_wrapped_with_its_s
     model.check_segments(torch.rand(2, 1, 28, 28))
     with torch.inference_mode():
         assert model(torch.rand(2, 1, 28, 28)).shape == (2, 10)  # [T, N, classes] averaged over time
+
+
+def test_the_shipped_spikformer_is_searched_by_greedy_and_beam_from_the_command_line(tmp_path, capsys):
+    """Issue 27's demonstration as a user types it: spikingjelly's Spikformer (module:callable) with our trained weights on
+    Fashion-MNIST; trained (no --no-require-trained), each answer meets Δ on search and verify and is exported."""
+    from aq4svit_lib.cli import main
+    from aq4svit_lib.models.registry import CHECKPOINT_DIR
+
+    checkpoint = CHECKPOINT_DIR / "spikformer_fmnist.safetensors"
+    for method in ("greedy", "beam"):
+        out = tmp_path / method
+        code = main(["search", "--method", method, "--model", "aq4svit_lib.models.jelly:spikformer_fmnist", "--checkpoint",
+                     str(checkpoint), "--search-size", "200", "--minibatch-size", "32", "--verify-size", "200",
+                     "--delta", "5", "--bits", "32,8,4,2", "--levels", "network,stage", "--beam-width", "2", "--out", str(out),
+                     "--memo", str(tmp_path / "memo.sqlite")])  # shared: FP32's test and verify evaluations once
+        assert code == 0, capsys.readouterr().err
+        result = json.loads((out / "result.json").read_text())
+        assert result["model"] == "spikformer_fmnist" and result["fp32"]["test_accuracy"] > 0.85  # the wrapped network's name
+        assert result["final"]["meets_constraint"] and result["final"]["meets_constraint_verify"]
+        assert result["saving_vs_fp32"] > 0.5 and (out / "final.safetensors").is_file()

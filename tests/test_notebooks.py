@@ -13,7 +13,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_every_notebook_is_stored_without_outputs_and_has_parameters():
-    assert len(NOTEBOOKS) == 9
+    assert len(NOTEBOOKS) == 10
     for path in NOTEBOOKS:
         nb = json.loads(path.read_text())
         code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -71,7 +71,7 @@ def test_all_notebooks_run_headless_with_the_ci_profile(ci_run):
     out, timings = ci_run
     assert [t["notebook"] for t in timings] == ["01_models_and_baselines", "02_qsvit_sensitivity", "03_qsvit_guided",
                                                 "04_aq4svit_search_greedy", "04_aq4svit_search_beam", "05_comparison", "06_drift_proxy",
-                                                "07_peer_baselines"]
+                                                "07_peer_baselines", "08_your_model"]
     for t in timings:
         assert (out / "executed" / f"{t['notebook']}.ipynb").is_file()
 
@@ -96,6 +96,26 @@ def test_figures_and_tables_are_produced(ci_run):
     assert {"search_drop_se_pts", "verify_drop_se_pts", "test_drop_se_pts"} <= set(comparison.columns)
     times = pd.read_csv(figs / "tables" / "timings" / "00_notebooks.csv")  # what the claims' times and the README render from
     assert set(times.notebook) == {t["notebook"] for t in out_timings(ci_run)} and times.machine.str.contains("threads").all()
+
+
+def test_notebook_08_searches_spikingjellys_spikformer_like_a_zoo_model(ci_run):
+    """Issue 27: a network from spikingjelly's own zoo, wrapped and searched by QSViT, Greedy and Beam from the notebook a
+    user copies; every answer meets Δ on verify, saves memory, and its packed export loads back into the network."""
+    out = ci_run[0]
+    tables = out / "figures" / "tables"
+    searches = pd.read_csv(tables / "08_searches.csv")
+    assert list(searches.method) == ["qsvit", "greedy", "beam"] and set(searches.model) == {"spikformer_fmnist"}
+    # the ci profile's 200-image splits leave a margin wider than Δ: little is accepted there (the gallery's default profile
+    # is where the savings show); every answer still meets Δ on verify and saves something
+    assert searches.meets_delta_verify.all() and (searches.saving_vs_fp32 > 0).all()
+    assert (searches.fp32_test > 0.8).all()  # the shipped checkpoint is trained, not random
+    structure = pd.read_csv(tables / "08_structure.csv")
+    assert {"block", "stage", "kind"} <= set(structure.columns) and structure.block.nunique() >= 3  # stem, 2 blocks, head
+    sweep = pd.read_csv(tables / "08_sweep.csv")
+    assert set(sweep.bits) == {8, 4, 2} and set(sweep.group) == set(structure.block + " : " + structure.kind)
+    assert (out / "figures" / "08_bitmap_spikformer_fmnist.png").stat().st_size > 5000
+    for method in searches.method:
+        assert (out / "spikformer_fmnist" / method / "final.safetensors").is_file()
 
 
 def out_timings(ci_run):

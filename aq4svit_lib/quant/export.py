@@ -89,16 +89,26 @@ def read_packed_header(path: str | Path) -> tuple[int, dict]:
     return n, header.get("__metadata__", {})
 
 
-def load_packed(path: str | Path) -> nn.Module:
-    """Rebuild the quantized model stored by :func:`export_packed`."""
-    from ..models import create_model
+def load_packed(path: str | Path, model: nn.Module | None = None) -> nn.Module:
+    """Rebuild the quantized model stored by :func:`export_packed`.
+
+    ``model``: the network to fill (a user's wrapped network, which the registry cannot rebuild by name); None: built
+    from the name and arguments in the file's header.
+    """
+    from ..models import create_model, list_models
     from ..models.checkpoint import read_safetensors
 
     path = Path(path)
     tensors, meta = read_safetensors(path, "packed export")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an aq4svit packed export (format {meta.get('format')!r})")
-    model = create_model(meta["model"], **json.loads(meta["kwargs"]))
+    if model is None:
+        if meta.get("model") not in list_models():
+            raise CheckpointError(f"{path} holds {meta.get('model')!r}, a network the registry cannot build: "
+                                  "pass it as load_packed(path, model=wrap(YourNetwork(...)))")
+        model = create_model(meta["model"], **json.loads(meta["kwargs"]))
+    elif json.loads(meta.get("fuse_repconv", "false")):
+        raise CheckpointError(f"{path} holds a fused (RepConv) network; load it without `model`")
     if json.loads(meta.get("fuse_repconv", "false")):
         from ..models.fuse import fuse_repconv
 
