@@ -89,7 +89,7 @@ def read_packed_header(path: str | Path) -> tuple[int, dict]:
     return n, header.get("__metadata__", {})
 
 
-def load_packed(path: str | Path, model: nn.Module | None = None) -> nn.Module:
+def load_packed(path: str | Path, model: SpikingBackbone | None = None) -> nn.Module:
     """Rebuild the quantized model stored by :func:`export_packed`.
 
     ``model``: the network to fill (a user's wrapped network, which the registry cannot rebuild by name); None: built
