@@ -335,7 +335,7 @@ def gate_ablation(runs: dict) -> pd.DataFrame:
         row["audited"] = len(audited)
         row["false_prunes_audited"] = int(audited.audit_passed.astype(bool).sum()) if len(audited) else 0
         rows.append(row)
-    cols = ["method", "gate", "saving_vs_fp32", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "search_seconds", "generated",
+    cols = ["method", "gate", "memory_bytes", "saving_vs_fp32", "search_drop_pts", "verify_drop_pts", "test_drop_pts", "search_seconds", "generated",
             "gated", "minibatch", "full", "images_forwarded", "audited", "false_prunes_audited"]
     return pd.DataFrame(rows)[cols]
 
