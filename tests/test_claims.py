@@ -137,8 +137,9 @@ def test_notebook_result_cells_render_claims_not_numbers():
 
 
 def _peer_table(folder: Path, rows: list[dict]) -> Run:
-    (folder / "tables").mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows).to_csv(folder / "tables" / "07_peer_comparison.csv", index=False)
+    from aq4svit_lib.report import save_table
+
+    save_table(pd.DataFrame(rows), "07_peer_comparison", folder)  # as notebook 07 writes it: wall-clock columns apart
     pd.DataFrame([{"model": "m", "stage": "1", "share": 0.1}]).to_csv(folder / "tables" / "01_memory_per_block.csv", index=False)
     return Run(folder)
 

@@ -134,10 +134,10 @@ def f5(run: Run) -> Measurement:
 
 
 @claim("F6", paper="field", statement="AQ4SViT-Greedy is at least 10x faster than QSViT, each alone from a cold memo",
-       paper_value="(ours: issue 26's aim; AQ4SViT: up to 6.6x)", source="notebook 07", figures=("07_saving_vs_time",), tables=(PEERS,),
+       paper_value="(ours: issue 26's aim; AQ4SViT: up to 6.6x)", source="notebook 07", figures=("timings/07_saving_vs_time",), tables=(f"timings/{PEERS}", PEERS),
        notebooks=("07",))
 def f6(run: Run) -> Measurement:
-    t = _table(run)
+    t = run.timing(PEERS).set_index(["model", "method"])  # wall-clock columns live in the timings table
     flags, qs, parts = {}, [], []
     for m in _models(t):
         q, g = t.loc[(m, "qsvit")], t.loc[(m, "greedy")]
