@@ -52,6 +52,22 @@ def test_ensure_search_reuses_a_finished_folder(tmp_path):
     assert changed.result["delta"] == 3.0
 
 
+def test_our_variants_are_computed_only_by_the_extended_run_and_read_whenever_present(tmp_path):
+    """Outside the default profile's time aim (issue 26): without --extended a variant of ours is neither computed nor
+    invented; once the extended run has computed it, the default profile reads the same result."""
+    from aq4svit_lib.reproduce import compare_methods, results_dir
+
+    kw = dict(models=("sdtv3_tiny",), search_size=200, minibatch_size=32, verify_size=100)
+    default, extended = get_profile("ci", long_run=False, **kw), get_profile("ci", long_run=True, **kw)
+    methods = ("greedy", "greedy-kind")
+    assert list(compare_methods(default, "sdtv3_tiny", methods, base=tmp_path)) == ["greedy"]  # as specified: always
+    assert (results_dir(default, tmp_path) / "sdtv3_tiny" / "greedy").is_dir()
+    assert not (results_dir(default, tmp_path) / "sdtv3_tiny" / "greedy-kind").exists()
+    computed = compare_methods(extended, "sdtv3_tiny", methods, base=tmp_path)["greedy-kind"]
+    read = compare_methods(default, "sdtv3_tiny", methods, base=tmp_path)["greedy-kind"]
+    assert read.bits == computed.bits and read.result["final"] == computed.result["final"]
+
+
 def test_the_searches_of_one_model_share_its_memo_and_each_reports_what_it_costs_alone(tmp_path):
     """Beam after Greedy meets Greedy's path in the model's memo: it forwards less, and finds and reports exactly what
     it finds and reports alone (its images and seconds include the replayed records')."""
