@@ -96,7 +96,7 @@ def test_a_proxy_ilp_spends_no_full_evaluation_on_scoring_and_meets_the_constrai
     # HAWQ-V3's sweep over byte budgets: the predicted front reaches from the all-2-bit network to FP32 whatever the
     # scores' scale (a sweep over score budgets missed the middle of the Hessian front on sdtv2_tiny)
     front = out.table
-    assert set(front.budget_on) == {"bytes"}
+    assert "bytes" in set(front.budget_on) and set(front.budget_on) <= {"bytes", "score"}
     assert front.memory_bytes.max() == r["fp32_bytes"] and front.saving_vs_fp32.max() > 0.8
     assert front.memory_bytes.is_monotonic_increasing and len(front) >= 4
 
@@ -123,10 +123,10 @@ def test_narrowing_the_budget_never_answers_larger_and_costs_at_most_its_steps()
     solution below it: the answer can only get smaller, each step one evaluation at most."""
     from aq4svit_lib.search import run_search
 
-    kw = dict(spec=SPEC, delta=3.0, bits=(32, 8, 4, 3, 2), level="block", budgets=6, repair_steps=0, export=False)
+    kw = dict(spec=SPEC, delta=3.0, bits=(32, 8, 4, 3, 2), level="block", budgets=4, repair_steps=0, export=False)
     coarse = run_search("fisher-ilp", "sdtv3_tiny", narrow_steps=0, **kw)
     narrowed = run_search("fisher-ilp", "sdtv3_tiny", narrow_steps=4, **kw)
-    # six grid budgets leave a wide bracket here (704 704 -> 599 496 bytes when this test was written)
+    # four budgets per grid leave a wide bracket here (917 928 -> 546 784 bytes when this test was written)
     assert narrowed.result["memory_bytes"] < coarse.result["memory_bytes"]
     extra = narrowed.result["evaluations"]["full"] - coarse.result["evaluations"]["full"]
     assert 0 < extra <= 4 and extra == (narrowed.trace.phase == "ilp:narrow").sum()

@@ -25,7 +25,8 @@
    delta. With a proxy (not in accuracy points, spanning orders of magnitude) the sweep is HAWQ-V3's own: a
    geometric grid of *memory* budgets from the all-narrowest network to FP32, each solved for the least
    predicted cost (then the least memory at that cost), so the front covers every size whatever the scores'
-   scale (a grid over score budgets missed the middle of the Hessian front entirely). Then (``narrow_steps`` > 0)
+   scale (a grid over score budgets alone missed the middle of the Hessian front entirely), joined by that geometric
+   grid of score budgets (denser where the scores change fastest). Then (``narrow_steps`` > 0)
    a bisection over the budget itself between the answer and the infeasible solution below it, where the grid was
    too coarse. Then (``repair_steps`` > 0) from the largest infeasible solution below the bisection's answer, the unit with the most predicted cost per byte is raised one width at a time while the
    answer stays smaller than the bisection's: real evaluations spent only where the prediction was wrong.
@@ -218,19 +219,19 @@ class SensitivityILP:
 
     def front(self, memory: np.ndarray, score: np.ndarray) -> pd.DataFrame:
         """The program's solution for each budget of the sweep (distinct solutions, smallest memory first)."""
-        rows = [row for budget in self._budgets(memory, score) if (row := self._front_row(memory, score, float(budget))) is not None]
+        rows = [row for on, grid in self._budgets(memory, score).items() for budget in grid
+                if (row := self._front_row(memory, score, float(budget), on)) is not None]
         df = pd.DataFrame(rows).drop_duplicates("key").sort_values(["memory_bytes", "budget"])
-        df["budget_on"] = "accuracy points" if self.settings.scores == "measured" else "bytes"
         return df.reset_index(drop=True)
 
-    def _front_row(self, memory: np.ndarray, score: np.ndarray, budget: float) -> dict | None:
-        choice = self._solve(memory, score, budget)
+    def _front_row(self, memory: np.ndarray, score: np.ndarray, budget: float, on: str) -> dict | None:
+        choice = self._solve(memory, score, budget, on)
         if choice is None:
             return None
         bits = fp32_bits(self.space)
         for unit, j in zip(self.units, choice, strict=True):
             bits = self.space.set_unit(bits, unit, self.widths[j])
-        return {"budget": budget, "predicted_cost": float(score[np.arange(len(choice)), choice].sum()),
+        return {"budget": budget, "budget_on": on, "predicted_cost": float(score[np.arange(len(choice)), choice].sum()),
                 "memory_bytes": self.space.memory_bytes(bits), "key": self.space.key(bits)}
 
     def held_units(self) -> dict[str, list[int]]:
@@ -240,15 +241,21 @@ class SensitivityILP:
         return {u.name: [b for b, ok in zip(self.widths, row, strict=True) if ok] for u, row in zip(self.units, self.allowed, strict=True)
                 if not row.all()}
 
-    def _budgets(self, memory: np.ndarray, score: np.ndarray) -> np.ndarray:
-        if self.settings.scores == "measured":  # scores in accuracy points: budgets up to twice delta
-            return np.linspace(0.0, min(float(score.max(axis=1).sum()), 2 * self.ctx.constraint.delta), self.settings.budgets)
+    def _budgets(self, memory: np.ndarray, score: np.ndarray) -> dict[str, np.ndarray]:
+        """Budget grids by what they bound. Measured scores: accuracy points up to twice delta. A proxy: HAWQ-V3's byte
+        budgets (the front spans every size whatever the scores' scale) *and* a geometric grid of score budgets (denser
+        where the scores change fastest: on sdtv2_tiny the Fisher program's best solution lies only on that grid)."""
+        top = float(score.max(axis=1).sum())
+        if self.settings.scores == "measured":
+            return {"accuracy points": np.linspace(0.0, min(top, 2 * self.ctx.constraint.delta), self.settings.budgets)}
         allowed = np.ones(memory.shape, dtype=bool) if self.allowed is None else self.allowed
         low = float(np.where(allowed, memory, np.inf).min(axis=1).sum())  # geometric: dense where the answers lie
-        return np.geomspace(low, float(memory.max(axis=1).sum()), self.settings.budgets)
+        low_score = float(score[score > 0].min()) if (score > 0).any() else 1.0
+        return {"bytes": np.geomspace(low, float(memory.max(axis=1).sum()), self.settings.budgets),
+                "score": np.concatenate([[0.0], np.geomspace(low_score, max(top, low_score), self.settings.budgets - 1)])}
 
-    def _solve(self, memory: np.ndarray, score: np.ndarray, budget: float) -> np.ndarray | None:
-        if self.settings.scores == "measured":
+    def _solve(self, memory: np.ndarray, score: np.ndarray, budget: float, on: str) -> np.ndarray | None:
+        if on != "bytes":  # the least memory within a score budget
             return solve_allocation(memory, score, budget, self.allowed)
         least = solve_allocation(score, memory, budget, self.allowed)  # least predicted cost within the byte budget ...
         if least is None:
@@ -276,7 +283,6 @@ class SensitivityILP:
         """Bisection over the *budget* between the front's smallest feasible solution and the largest infeasible one below
         it: the grid's spacing, not the program, limited how close the first bisection could get. Each new solution is one
         evaluation; the front gains the rows (the per-byte repair then starts from the closer bracket)."""
-        bytes_budget = self.settings.scores != "measured"
         with self.ctx.in_phase("ilp:narrow"):
             for _ in range(self.settings.narrow_steps):
                 feasible = {k for k, row in self.trials.seen.items() if row["feasible"]}
@@ -284,13 +290,16 @@ class SensitivityILP:
                 best = next((i for i, k in enumerate(keys) if k in feasible), None)
                 if not best:  # none feasible, or the smallest solution already is
                     break
+                on = front.budget_on.iloc[best]
+                if front.budget_on.iloc[best - 1] != on:  # a bracket across the two grids: no budget lies between
+                    break
                 lo, hi = float(front.budget.iloc[best - 1]), float(front.budget.iloc[best])
-                mid = float(np.sqrt(lo * hi)) if bytes_budget and lo > 0 else (lo + hi) / 2
-                row = self._front_row(memory, score, mid)
+                mid = float(np.sqrt(lo * hi)) if on != "accuracy points" and lo > 0 and hi > 0 else (lo + hi) / 2
+                row = self._front_row(memory, score, mid, on)
                 if row is None or row["key"] in keys:  # the program gives a bracket's own solution: nothing between
                     break
                 self.trials.evaluate(self.space.bits_of(row["key"]), budget=mid, predicted_cost=row["predicted_cost"], sweep="narrow")
-                front = pd.concat([front, pd.DataFrame([{**row, "budget_on": front.budget_on.iloc[0]}])])
+                front = pd.concat([front, pd.DataFrame([row])])
                 front = front.sort_values(["memory_bytes", "budget"]).reset_index(drop=True)
         return front
 
