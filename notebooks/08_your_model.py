@@ -62,8 +62,8 @@ from aq4svit_lib.models.registry import CHECKPOINT_DIR
 
 net = Spikformer(**SPIKFORMER_FMNIST)  # T=4, 1 x 28 x 28 input, patch 4, 2 blocks of 64 channels
 state, _ = read_state_dict(checkpoint or CHECKPOINT_DIR / "spikformer_fmnist.safetensors")
-net.load_state_dict({k.removeprefix("net."): v for k, v in state.items()})  # `aq4svit train` saved the wrapped network
 model = wrap(net, name="spikformer_fmnist", segments=spikformer_segments(net))
+model.load_state_dict(state)  # `aq4svit train` saved the wrapped network (keys net.*): load into the wrapper
 print(f"{sum(p.numel() for p in net.parameters()):,} parameters; prefix caching: {model.sequential}")
 
 # %% [markdown]

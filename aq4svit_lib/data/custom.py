@@ -112,7 +112,6 @@ def user_splits(source, spec: SplitSpec = SplitSpec(), num_workers: int = 0) -> 
         raise UsageError("--dataset custom needs --data-root: an ImageFolder root (test/ and optionally train/) or module:callable")
     source = str(source)
     if names_callable(source):
-
         made = load_callable(source, "--data-root")
         made = made() if callable(made) else made
         test, train = made if isinstance(made, tuple) else (made, None)

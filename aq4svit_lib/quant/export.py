@@ -102,14 +102,15 @@ def load_packed(path: str | Path, model: SpikingBackbone | None = None) -> nn.Mo
     tensors, meta = read_safetensors(path, "packed export")
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an aq4svit packed export (format {meta.get('format')!r})")
+    fused = json.loads(meta.get("fuse_repconv", "false"))
     if model is None:
         if meta.get("model") not in list_models():
             raise CheckpointError(f"{path} holds {meta.get('model')!r}, a network the registry cannot build: "
                                   "pass it as load_packed(path, model=wrap(YourNetwork(...)))")
         model = create_model(meta["model"], **json.loads(meta["kwargs"]))
-    elif json.loads(meta.get("fuse_repconv", "false")):
+    elif fused:
         raise CheckpointError(f"{path} holds a fused (RepConv) network; load it without `model`")
-    if json.loads(meta.get("fuse_repconv", "false")):
+    if fused:
         from ..models.fuse import fuse_repconv
 
         model = fuse_repconv(model)  # the structure; the weights come from the file
