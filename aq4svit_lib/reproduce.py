@@ -171,13 +171,17 @@ def notebook_profile(name: str, imagenet_root: str | None = None, checkpoint_dir
 
 #: the Profile fields that say where evaluations run (notebook parameters of the same names)
 EXECUTOR_FIELDS = ("executor", "workers", "ray_address", "gpus_per_worker")
+#: Profile fields a notebook parameter sets without renaming the results folder: where evaluations run, and
+#: whether what lies outside the time aim is computed (``long_run``: same results, only more of them)
+SAME_RESULTS_FIELDS = (*EXECUTOR_FIELDS, "long_run")
 
 
 def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figures_base=None, **overrides):
     """Everything a notebook's setup cell needs: ``(profile, figures folder, setting caption)``.
 
-    ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`) and
-    executor / workers / ray_address / gpus_per_worker (where evaluations run: the profile keeps its name). Also
+    ``overrides`` are the parameters cell's delta / bits / scheme / beam_width (see :func:`notebook_profile`),
+    executor / workers / ray_address / gpus_per_worker (where evaluations run) and long_run (compute what lies
+    outside the time aim, as ``aq4svit reproduce --extended`` asks): these keep the profile's name. Also
     sets pandas' display width, silences two warnings that only clutter executed notebooks (UserWarnings of
     the libraries; tqdm's note that ipywidgets are missing: text progress bars are fine) and prints the machine
     (provenance.machine_line) so every page says where its timings come from.
@@ -192,7 +196,7 @@ def notebook_setup(profile: str, imagenet_root=None, checkpoint_dir=None, figure
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", message="IProgress not found")
     pd.set_option("display.width", 160, "display.max_columns", 30)
-    how = {k: v for k in EXECUTOR_FIELDS if (v := overrides.pop(k, None)) is not None}
+    how = {k: v for k in SAME_RESULTS_FIELDS if (v := overrides.pop(k, None)) is not None}
     prof = replace(notebook_profile(profile, imagenet_root, checkpoint_dir, **overrides), **how)  # same results: same name
     prof.executor_settings()  # validates them
     fig_dir, caption = figures_dir(prof, figures_base), setting(prof)
@@ -216,6 +220,13 @@ def assigned_names(source: str) -> set[str]:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         names.update(t.id for t in targets if isinstance(t, ast.Name))
     return names
+
+
+def declared_parameters(notebook: str) -> set[str]:
+    """The names a notebook's parameters cell declares (read from its jupytext ``.py``)."""
+    source = (ROOT / "notebooks" / f"{notebook}.py").read_text()
+    cell = source.split(PARAMETERS_HEADER, 1)[1].split("\n", 1)[1].split("\n# %%", 1)[0]  # below the header line
+    return assigned_names(cell)
 
 
 def unknown_parameters(history: list[str]) -> set[str]:
@@ -592,8 +603,8 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                               gpus_per_worker=executor.gpus_per_worker)
             if prof.dataset == "imagenet":
                 params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
-            if extended and nb.startswith("07"):
-                params["long_run"] = True
+            if extended and "long_run" in declared_parameters(nb):
+                params["long_run"] = True  # 05-07: our variants, their gate ablation, the reference runs
             from .search.registry import notebook_variants
 
             variants = [dict(params, method=m) for m in notebook_variants()] if nb.startswith("04") else [params]

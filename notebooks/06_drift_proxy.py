@@ -33,6 +33,7 @@ executor = None  # where evaluations run: serial or ray (same results; see READM
 workers = None  # ray: worker actors (default 2)
 ray_address = None  # ray: join a running cluster (ray start --head); None: a local one
 gpus_per_worker = None  # ray: GPUs per worker, fractions allowed (default 0)
+long_run = None  # True: compute the Beam+kind gate ablation (`aq4svit reproduce --extended`); False: read it when cached; None: the profile's
 
 # %%
 import pandas as pd
@@ -45,7 +46,8 @@ from aq4svit_lib.claims import show
 
 prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
                                     beam_width=beam_width, executor=executor, workers=workers,
-                                    ray_address=ray_address, gpus_per_worker=gpus_per_worker)  # SETTING: the caption printed under every figure
+                                    ray_address=ray_address, gpus_per_worker=gpus_per_worker,
+                                    long_run=long_run)  # SETTING: the caption printed under every figure
 
 # %%
 from aq4svit_lib.report import gate_ablation

@@ -33,7 +33,7 @@ executor = None  # where evaluations run: serial or ray (same results; see READM
 workers = None  # ray: worker actors (default 2)
 ray_address = None  # ray: join a running cluster (ray start --head); None: a local one
 gpus_per_worker = None  # ray: GPUs per worker, fractions allowed (default 0)
-long_run = None  # True: run the reference runs (long NSGA-II, wide Beam+kind; tens of searches; `aq4svit reproduce --extended`); False: use them if cached; None: the profile's
+long_run = None  # True: compute our variants and the reference runs (long NSGA-II, wide Beam+kind; tens of searches; `aq4svit reproduce --extended`); False: read them when cached; None: the profile's
 
 # %%
 import pandas as pd
@@ -46,7 +46,8 @@ from aq4svit_lib.claims import show
 
 prof, FIG, SETTING = notebook_setup(profile, imagenet_root, checkpoint_dir, figures_base, delta=delta, bits=bits, scheme=scheme,
                                     beam_width=beam_width, executor=executor, workers=workers,
-                                    ray_address=ray_address, gpus_per_worker=gpus_per_worker)  # SETTING: the caption printed under every figure
+                                    ray_address=ray_address, gpus_per_worker=gpus_per_worker,
+                                    long_run=long_run)  # SETTING: the caption printed under every figure
 
 # %%
 from aq4svit_lib.report import anytime_curve, feasible_configs, peer_comparison
@@ -54,7 +55,7 @@ from aq4svit_lib.reproduce import compare_methods, reference_runs
 
 runs = {m: compare_methods(prof, m) for m in prof.models}
 # the reference behind "best known" (long NSGA-II, wide Beam to the kind level), run once with --extended
-ref = reference_runs(prof, compute=prof.long_run if long_run is None else long_run)
+ref = reference_runs(prof, compute=prof.long_run)
 table = pd.concat([peer_comparison(runs[m], reference=list(ref.get(m, {}).values())) for m in prof.models], ignore_index=True)
 save_table(table.round(4), "07_peer_comparison", FIG)
 assert table.meets_delta_verify.all(), "every answer must meet delta on the verify split (after back-off)"

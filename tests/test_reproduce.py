@@ -1,6 +1,7 @@
 """The reproduction layer: profiles, cached searches, and the ImageNet code path with fakes."""
 
 import argparse
+from pathlib import Path
 
 import pytest
 import torch
@@ -66,6 +67,27 @@ def test_our_variants_are_computed_only_by_the_extended_run_and_read_whenever_pr
     computed = compare_methods(extended, "sdtv3_tiny", methods, base=tmp_path)["greedy-kind"]
     read = compare_methods(default, "sdtv3_tiny", methods, base=tmp_path)["greedy-kind"]
     assert read.bits == computed.bits and read.result["final"] == computed.result["final"]
+
+
+def test_the_extended_run_asks_every_notebook_that_shows_long_runs_to_compute_them(tmp_path, monkeypatch):
+    """``reproduce --extended`` hands long_run=True to each notebook declaring it (our variants in 05 and 07, their gate
+    ablation in 06, the reference runs in 07) and to no other; the parameter keeps the profile's results folder."""
+    import papermill
+
+    from aq4svit_lib.reproduce import declared_parameters, figures_dir, notebook_setup, run_notebooks
+
+    monkeypatch.setenv("AQ4SVIT_RESULTS", str(tmp_path))
+    handed = {}
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, parameters, **kw: handed.update({Path(dst).stem: parameters}))
+    run_notebooks("ci", ["05", "06", "07", "09"], output_dir=tmp_path, log=lambda m: None, extended=True)
+    assert {nb for nb, p in handed.items() if p.get("long_run")} == {"05_comparison", "06_drift_proxy", "07_peer_baselines"}
+    assert "long_run" not in declared_parameters("09_seed_study") and set(handed) >= {"09_seed_study"}
+    handed.clear()
+    run_notebooks("ci", ["05", "07"], output_dir=tmp_path, log=lambda m: None)
+    assert all("long_run" not in p for p in handed.values()) and len(handed) == 2
+    for asked in (True, False):
+        prof, fig, _ = notebook_setup("default", long_run=asked)
+        assert prof.long_run is asked and prof.name == "default" and fig == figures_dir(get_profile("default"))
 
 
 def test_the_searches_of_one_model_share_its_memo_and_each_reports_what_it_costs_alone(tmp_path):
