@@ -3,7 +3,8 @@ variants of AQ4SViT on one engine, the same splits and the same constraint rule,
 
 Runs (or reuses) each search through ``reproduce.ensure_search`` in a results folder, so every search of a model
 shares its memo and reports what it costs alone (its seconds and images include the records another search had
-computed for it). Pass the folder of a finished ``aq4svit reproduce`` to reuse its searches:
+computed for it); our variants and the reference runs are computed when missing, as ``aq4svit reproduce --extended``
+does. Pass the folder of a finished ``aq4svit reproduce [--extended]`` to reuse its searches:
 
     python benchmarks/bench_frontier.py [--results-base results] [--models sdt_tiny,...] [--gate-model sdtv2_tiny]
 
@@ -45,7 +46,7 @@ def comparison(prof, runs: dict, base) -> pd.DataFrame:
     from aq4svit_lib.report import peer_comparison
     from aq4svit_lib.reproduce import reference_runs
 
-    ref = reference_runs(prof, base=base)  # long NSGA-II and wide Beam+kind, when the extended profile computed them
+    ref = reference_runs(prof, compute=prof.long_run, base=base)  # long NSGA-II and wide Beam+kind
     frames = [peer_comparison(runs[m], reference=list(ref.get(m, {}).values())) for m in runs]
     df = pd.concat(frames, ignore_index=True)
     df["full"] = df["full"].astype(int)
@@ -108,7 +109,7 @@ def main() -> None:
     from aq4svit_lib.report import to_markdown
     from aq4svit_lib.reproduce import get_profile
 
-    prof = get_profile(args.profile)
+    prof = get_profile(args.profile, long_run=True)  # the aims need our variants and the reference runs: computed unless cached
     models = args.models.split(",") if args.models else list(prof.models)
     runs = run_all(prof, models, args.results_base)
     df = comparison(prof, runs, args.results_base)
