@@ -597,14 +597,7 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
     timings = []
     try:
         for nb in names:
-            params: dict[str, Any] = {"profile": prof.name}
-            if executor is not None:
-                params.update(executor=executor.name, workers=executor.workers, ray_address=executor.address,
-                              gpus_per_worker=executor.gpus_per_worker)
-            if prof.dataset == "imagenet":
-                params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
-            if extended and "long_run" in declared_parameters(nb):
-                params["long_run"] = True  # 05-07: our variants, their gate ablation, the reference runs
+            params = handed_parameters(nb, prof, executor, checkpoint_dir, extended, log)
             from .search.registry import notebook_variants
 
             variants = [dict(params, method=m) for m in notebook_variants()] if nb.startswith("04") else [params]
@@ -625,6 +618,23 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
     write_json_atomic(executed / "timings.json", {"machine": where, "notebooks": timings})
     record_timings(figures_dir(prof), timings, where)
     return timings
+
+
+def handed_parameters(nb: str, prof: Profile, executor, checkpoint_dir, extended: bool, log=print) -> dict[str, Any]:
+    """What ``run_notebooks`` hands notebook ``nb``: of the run's settings, only the parameters its cell declares (a
+    notebook refuses any other), saying so when a setting the user chose does not apply to it."""
+    params: dict[str, Any] = {"profile": prof.name}
+    if executor is not None:
+        params.update(executor=executor.name, workers=executor.workers, ray_address=executor.address,
+                      gpus_per_worker=executor.gpus_per_worker)
+    if prof.dataset == "imagenet":
+        params.update(imagenet_root=prof.imagenet_root, checkpoint_dir=checkpoint_dir or os.environ.get("AQ4SVIT_CHECKPOINT_DIR"))
+    if extended:
+        params["long_run"] = True  # 05-07: our variants, their gate ablation, the reference runs
+    declared = declared_parameters(nb)
+    if executor is not None and executor.name != "serial" and "executor" not in declared:
+        log(f"  {nb} takes no executor parameters: its searches run serially")
+    return {k: v for k, v in params.items() if k in declared}
 
 
 def record_timings(fig_dir: Path, timings: list[dict], where: dict) -> None:

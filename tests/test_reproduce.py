@@ -77,14 +77,29 @@ def test_the_extended_run_asks_every_notebook_that_shows_long_runs_to_compute_th
     from aq4svit_lib.reproduce import declared_parameters, figures_dir, notebook_setup, run_notebooks
 
     monkeypatch.setenv("AQ4SVIT_RESULTS", str(tmp_path))
-    handed = {}
-    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, parameters, **kw: handed.update({Path(dst).stem: parameters}))
+    handed, source = {}, {}
+
+    def fake(src, dst, parameters, **kw):
+        handed[Path(dst).stem], source[Path(dst).stem] = parameters, Path(src).stem
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
     run_notebooks("ci", ["05", "06", "07", "09"], output_dir=tmp_path, log=lambda m: None, extended=True)
     assert {nb for nb, p in handed.items() if p.get("long_run")} == {"05_comparison", "06_drift_proxy", "07_peer_baselines"}
     assert "long_run" not in declared_parameters("09_seed_study") and set(handed) >= {"09_seed_study"}
     handed.clear()
     run_notebooks("ci", ["05", "07"], output_dir=tmp_path, log=lambda m: None)
     assert all("long_run" not in p for p in handed.values()) and len(handed) == 2
+    from aq4svit_lib.evaluate.executor import ExecutorSettings
+
+    handed.clear()
+    said: list[str] = []
+    run_notebooks("ci", output_dir=tmp_path, log=said.append, extended=True, include_optional=True,
+                  executor=ExecutorSettings("ray", workers=2))  # every notebook, as `aq4svit reproduce --executor ray` runs them
+    assert len(handed) >= 10  # 00-09, 04 once per method
+    for stem, params in handed.items():
+        assert set(params) <= declared_parameters(source[stem]), (stem, set(params) - declared_parameters(source[stem]))
+    assert handed["05_comparison"]["executor"] == "ray" and "executor" not in handed["08_your_model"]
+    assert any("08_your_model takes no executor parameters" in s for s in said)
     for asked in (True, False):
         prof, fig, _ = notebook_setup("default", long_run=asked)
         assert prof.long_run is asked and prof.name == "default" and fig == figures_dir(get_profile("default"))
