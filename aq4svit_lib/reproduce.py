@@ -609,14 +609,15 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                                     parameters=p, cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3")
                 timings.append({"notebook": nb + suffix, "seconds": round(time.perf_counter() - t0, 1)})
                 log(f"  done in {timings[-1]['seconds']} s")
+                # recorded as each notebook ends: a later failure must not lose an hour of measured times
+                write_json_atomic(executed / "timings.json", {"machine": where, "notebooks": timings})
+                record_timings(figures_dir(prof), timings[-1:], where)
     finally:
         for k, v in env_backup.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    write_json_atomic(executed / "timings.json", {"machine": where, "notebooks": timings})
-    record_timings(figures_dir(prof), timings, where)
     return timings
 
 

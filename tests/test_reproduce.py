@@ -105,6 +105,29 @@ def test_the_extended_run_asks_every_notebook_that_shows_long_runs_to_compute_th
         assert prof.long_run is asked and prof.name == "default" and fig == figures_dir(get_profile("default"))
 
 
+def test_a_notebook_that_fails_keeps_the_times_measured_before_it(tmp_path, monkeypatch):
+    import json
+
+    import pandas as pd
+    import papermill
+
+    from aq4svit_lib.reproduce import figures_dir, run_notebooks
+
+    def fake(src, dst, **kw):
+        if "02_" in Path(dst).name:
+            raise RuntimeError("a cell failed")
+        Path(dst).write_text("{}")
+
+    monkeypatch.setenv("AQ4SVIT_RESULTS", str(tmp_path))
+    monkeypatch.setattr(papermill, "execute_notebook", fake)
+    with pytest.raises(RuntimeError, match="a cell failed"):
+        run_notebooks("ci", ["01", "02", "03"], output_dir=tmp_path, log=lambda m: None)
+    kept = json.loads((tmp_path / "executed" / "timings.json").read_text())["notebooks"]
+    assert [t["notebook"] for t in kept] == ["01_models_and_baselines"]
+    table = pd.read_csv(figures_dir(get_profile("ci")) / "tables" / "timings" / "00_notebooks.csv")
+    assert table.notebook.tolist() == ["01_models_and_baselines"]
+
+
 def test_the_searches_of_one_model_share_its_memo_and_each_reports_what_it_costs_alone(tmp_path):
     """Beam after Greedy meets Greedy's path in the model's memo: it forwards less, and finds and reports exactly what
     it finds and reports alone (its images and seconds include the replayed records')."""
