@@ -372,6 +372,24 @@ def test_a_full_record_in_a_shared_memo_answers_a_floor_as_a_fresh_evaluation_wo
     assert other.replayed_images == alone.forwarded < full.n
 
 
+@pytest.mark.parametrize("batch_size", [100, 10_000])  # 10 000: one batch, the floor is out of reach only after the last image
+def test_a_floor_missed_only_at_the_last_batch_reads_as_the_complete_pass_it_was(tmp_path, v3_eval, batch_size):
+    """Fresh, a pass whose floor falls out of reach only in its last batch has seen every image: complete, with its
+    accuracy. The memo's replay must say the same (Ray's workers and the serial run differed on exactly this)."""
+    ev0, cfg, full = v3_eval
+    n = full.n
+    floor = (full.correct + 1) / n  # one image short: rejected only once the errors of the last batch are counted
+    alone = Evaluator(ev0.model, ev0.splits, batch_size=batch_size, quiet=True).accuracy(cfg, floor=floor)
+    assert alone.passed is False and alone.complete == (alone.seen == n)
+    first = Evaluator(ev0.model, ev0.splits, memo=tmp_path / "m.sqlite", batch_size=batch_size, quiet=True)
+    first.accuracy(cfg)
+    first.close()
+    r = Evaluator(ev0.model, ev0.splits, memo=tmp_path / "m.sqlite", batch_size=batch_size, quiet=True).accuracy(cfg, floor=floor)
+    assert (r.passed, r.complete, r.seen, r.correct, r.accuracy) == (alone.passed, alone.complete, alone.seen, alone.correct, alone.accuracy)
+    if batch_size >= n:
+        assert r.complete and r.accuracy == full.accuracy
+
+
 def test_a_search_meeting_only_drift_records_counts_the_reference_pass_once(tmp_path, small_splits):
     """Alone, the first drift question builds the FP32 reference (one pass over the minibatch): a search that finds
     every drift in the memo replays that pass once, and one that later builds it does not count it twice."""

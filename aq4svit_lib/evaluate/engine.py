@@ -109,7 +109,7 @@ def as_asked(record: dict, floor: float | None, batch_size: int) -> dict:
     for start in range(0, n, batch_size):
         batch = hits[start : start + batch_size]
         tally.add(int(batch.sum()), 0, len(batch))
-        if tally.rejected:
+        if tally.rejected and tally.seen < n:  # out of reach only at the last batch: the fresh pass was complete
             share = tally.seen / n
             return {**record, "correct": tally.correct, "correct5": 0, "seen": tally.seen, "complete": False, "floor": floor,
                     "seconds": (record.get("seconds") or 0.0) * share, "forwarded": tally.seen, "hits": None}
