@@ -20,10 +20,15 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-from .claims.check import EXTENDED_NOTEBOOKS  # outside the time aim (`--extended`); declared where the timing section reads it
+from .claims.check import (  # outside the time aim (`--extended`); declared where the timing section reads it
+    EXTENDED_NOTEBOOKS,
+    run_kind,
+    timing_rows,
+)
 from .data import SplitSpec
 from .errors import CheckpointError, UsageError, choices
 from .ioutil import write_json_atomic
@@ -607,7 +612,8 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
                 log(f"running {nb}{suffix} (profile {prof.name}) ...")
                 pm.execute_notebook(str(ROOT / "notebooks" / f"{nb}.ipynb"), str(executed / f"{nb}{suffix}.ipynb"),
                                     parameters=p, cwd=str(ROOT / "notebooks"), progress_bar=False, kernel_name="python3")
-                timings.append({"notebook": nb + suffix, "seconds": round(time.perf_counter() - t0, 1)})
+                timings.append({"notebook": nb + suffix, "seconds": round(time.perf_counter() - t0, 1),
+                                "run": run_kind(nb, bool(p.get("long_run"))), "finished": utc_now()})
                 log(f"  done in {timings[-1]['seconds']} s")
                 # recorded as each notebook ends: a later failure must not lose an hour of measured times
                 write_json_atomic(executed / "timings.json", {"machine": where, "notebooks": timings})
@@ -619,6 +625,13 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
             else:
                 os.environ[k] = v
     return timings
+
+
+def utc_now() -> str:
+    """When a notebook ended, to the second: of two runs that executed it, the later wrote its figures."""
+    from datetime import datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def handed_parameters(nb: str, prof: Profile, executor, checkpoint_dir, extended: bool, log=print) -> dict[str, Any]:
@@ -639,15 +652,18 @@ def handed_parameters(nb: str, prof: Profile, executor, checkpoint_dir, extended
 
 
 def record_timings(fig_dir: Path, timings: list[dict], where: dict) -> None:
-    """Merge this run's notebook times into ``tables/timings/00_notebooks.csv`` (a partial run replaces only its rows)."""
+    """Merge this run's notebook times into ``tables/timings/00_notebooks.csv``: a partial run replaces only its rows,
+    and the default run's time of a notebook is kept apart from the extended run's (``run``)."""
     import pandas as pd
 
     from .provenance import machine_line
 
     path = Path(fig_dir) / "tables" / "timings" / "00_notebooks.csv"
-    new = pd.DataFrame(timings).assign(machine=machine_line(where))
-    old = pd.read_csv(path) if path.is_file() else new.iloc[0:0]
-    table = pd.concat([old[~old.notebook.isin(new.notebook)], new]).sort_values("notebook").reset_index(drop=True)
+    new = timing_rows(pd.DataFrame(timings).assign(machine=machine_line(where)))
+    old = timing_rows(pd.read_csv(path)) if path.is_file() else new.iloc[0:0]
+    replaced = old.set_index(["notebook", "run"]).index.isin(new.set_index(["notebook", "run"]).index)
+    table = pd.concat([old[~replaced], new]).sort_values(["notebook", "run"]).reset_index(drop=True)
+    table = table[["notebook", "run", "seconds", "finished", "machine"]]
     from .ioutil import write_text_atomic
 
     write_text_atomic(path, table.to_csv(index=False))

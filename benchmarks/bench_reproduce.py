@@ -43,6 +43,16 @@ def searches(results: Path) -> pd.DataFrame:
     return df
 
 
+def extended_search(folder: str) -> bool:
+    """A search only ``aq4svit reproduce --extended`` runs: the seed study's, our variants' (and their gate ablation),
+    the reference runs."""
+    from aq4svit_lib.reproduce import get_profile, reference_specs
+    from aq4svit_lib.search.registry import all_methods
+
+    ours = {n for n, m in all_methods().items() if m.family == "ours"}
+    return "_resample" in folder or folder.split("_")[0] in ours or folder in reference_specs(get_profile("default"))
+
+
 #: issue 24's aim for the default profile from a cold start on 2 AVX-512 cores
 AIM_SECONDS = 30 * 60
 #: the searches the papers' claims rest on (QSViT's answer, Greedy's and Beam's, per model)
@@ -71,14 +81,14 @@ def main() -> None:
     p.add_argument("--results", default=str(ROOT / "results" / "default"))
     p.add_argument("--figures", default=str(ROOT / "figures"))
     args = p.parse_args()
-    from aq4svit_lib.claims.check import EXTENDED_NOTEBOOKS
+    from aq4svit_lib.claims.check import timing_rows
     from aq4svit_lib.report import to_markdown
 
     nb_path = Path(args.figures) / "tables" / "timings" / "00_notebooks.csv"
-    notebooks = pd.read_csv(nb_path) if nb_path.is_file() else pd.DataFrame(columns=["notebook", "seconds", "machine"])
-    notebooks = notebooks[~notebooks.notebook.isin(EXTENDED_NOTEBOOKS)]  # the default profile's time (the aim's)
+    notebooks = timing_rows(pd.read_csv(nb_path)) if nb_path.is_file() else pd.DataFrame(columns=["notebook", "seconds", "run"])
+    notebooks = notebooks[notebooks.run == "default"]  # the default profile's time (the aim's)
     s = searches(Path(args.results))
-    s = s[~s.folder.str.contains("_resample")]  # the seed study's runs (--extended) are not the default profile's time
+    s = s[~s.folder.map(extended_search)]  # the extended run's searches are not the default profile's time
     by_kind = s.groupby("kind").agg(runs=("folder", "count"), full_evaluations=("full_evaluations", "sum"),
                                     wall_seconds=("wall_seconds", "sum"), alone_seconds=("alone_seconds", "sum"))
     by_kind = by_kind.sort_values("wall_seconds", ascending=False).reset_index()

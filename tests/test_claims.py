@@ -198,3 +198,49 @@ def test_f8_counts_backpropagated_images_in_the_proxys_cost(tmp_path):
 
 def all_claims_by_id():
     return {c.id: c for c in all_claims()}
+
+
+def test_claims_only_the_extended_run_measures_say_so_in_their_command():
+    claims = all_claims_by_id()
+    for cid in ("F5", "F7", "S1"):
+        assert claims[cid].extended and " --extended --only " in claims[cid].command, cid
+    for cid in ("A1", "F6", "F8", "Q1"):
+        assert not claims[cid].extended and "--extended" not in claims[cid].command, cid
+
+
+def _timings(folder, rows):
+    (folder / "tables" / "timings").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "tables" / "timings" / "00_notebooks.csv", index=False)
+    return Run(folder)
+
+
+def test_the_default_runs_times_are_kept_apart_from_the_extended_runs(tmp_path):
+    """Notebooks 05-07 run in both runs: the default profile's time (the aim's) is the default run's, a claim only the
+    extended run measures takes that run's time, and the pages come from whichever run executed the notebook last."""
+    from aq4svit_lib.claims.check import notebook_times
+    from aq4svit_lib.claims.render import timing_section
+
+    mach = "cpu X (AVX2), 2 threads, torch 2.14.1, cpu"
+    run = _timings(tmp_path, [
+        {"notebook": "01_models_and_baselines", "run": "default", "seconds": 60.0, "finished": "2026-12-06T01:00:00Z", "machine": mach},
+        {"notebook": "07_peer_baselines", "run": "default", "seconds": 1500.0, "finished": "2026-12-06T02:00:00Z", "machine": mach},
+        {"notebook": "07_peer_baselines", "run": "extended", "seconds": 4000.0, "finished": "2026-12-07T02:00:00Z", "machine": mach},
+        {"notebook": "09_seed_study", "run": "extended", "seconds": 7000.0, "finished": "", "machine": mach}])
+    assert notebook_times(run) == {"01": 60.0, "07": 1500.0}
+    assert notebook_times(run, extended=True) == {"01": 60.0, "07": 4000.0, "09": 7000.0}
+    records = {r["id"]: r for r in measure(run)}
+    assert records["F5"]["seconds"] == 4000.0 and records["F6"]["seconds"] == 1500.0 and records["S1"]["seconds"] == 7000.0
+    text = timing_section(run)
+    assert "26 min in total" in text and "`aq4svit reproduce --extended` on the same machine: 07 67 min, 09 117 min" in text
+    assert "of 07 and 09 come from the extended run" in text and "01 from the default run" in text
+    later = _timings(tmp_path, [{"notebook": "07_peer_baselines", "run": "default", "seconds": 1500.0, "finished": "2026-12-08T00:00:00Z", "machine": mach},
+                                {"notebook": "07_peer_baselines", "run": "extended", "seconds": 4000.0, "finished": "2026-12-07T00:00:00Z", "machine": mach}])
+    assert "come from the extended run" not in timing_section(later)  # a default run after the extended one rewrote the page
+
+
+def test_a_timing_table_from_before_runs_were_told_apart_reads_as_it_was_made(tmp_path):
+    from aq4svit_lib.claims.check import notebook_times
+
+    run = _timings(tmp_path, [{"notebook": "05_comparison", "seconds": 20.0, "machine": "m"},
+                              {"notebook": "09_seed_study", "seconds": 7000.0, "machine": "m"}])
+    assert notebook_times(run) == {"05": 20.0} and notebook_times(run, extended=True) == {"05": 20.0, "09": 7000.0}

@@ -128,6 +128,29 @@ def test_a_notebook_that_fails_keeps_the_times_measured_before_it(tmp_path, monk
     assert table.notebook.tolist() == ["01_models_and_baselines"]
 
 
+def test_the_extended_runs_notebook_times_do_not_replace_the_default_runs(tmp_path, monkeypatch):
+    """05-07 run in the default profile and again with ``long_run`` in the extended run: both times are kept, each
+    tagged with its run and when it ended (the later run wrote the pages)."""
+    import pandas as pd
+    import papermill
+
+    from aq4svit_lib.reproduce import figures_dir, run_notebooks
+
+    monkeypatch.setenv("AQ4SVIT_RESULTS", str(tmp_path))
+    monkeypatch.setattr(papermill, "execute_notebook", lambda src, dst, **kw: Path(dst).write_text("{}"))
+    quiet = {"output_dir": tmp_path, "log": lambda m: None}
+    run_notebooks("ci", ["01", "05"], **quiet)
+    run_notebooks("ci", ["05", "09"], extended=True, **quiet)
+    path = figures_dir(get_profile("ci")) / "tables" / "timings" / "00_notebooks.csv"
+    table = pd.read_csv(path).set_index(["notebook", "run"])
+    assert sorted(table.index) == [("01_models_and_baselines", "default"), ("05_comparison", "default"),
+                                   ("05_comparison", "extended"), ("09_seed_study", "extended")]
+    assert table.loc[("05_comparison", "extended"), "finished"] >= table.loc[("05_comparison", "default"), "finished"]
+    run_notebooks("ci", ["05"], **quiet)  # a later default run replaces its own row only
+    again = pd.read_csv(path).set_index(["notebook", "run"])
+    assert len(again) == 4 and again.loc[("05_comparison", "default"), "finished"] >= table.loc[("05_comparison", "extended"), "finished"]
+
+
 def test_the_searches_of_one_model_share_its_memo_and_each_reports_what_it_costs_alone(tmp_path):
     """Beam after Greedy meets Greedy's path in the model's memo: it forwards less, and finds and reports exactly what
     it finds and reports alone (its images and seconds include the replayed records')."""

@@ -33,15 +33,34 @@ def record(claim: Claim, m: Measurement, times: dict[str, float] | None = None) 
 EXTENDED_NOTEBOOKS = ("09_seed_study",)
 
 
-def notebook_times(run: Run) -> dict[str, float]:
-    """Notebook prefix ("05") -> seconds it took in this run (timings/00_notebooks), summing variants (04 Greedy + Beam)."""
+def run_kind(notebook: str, long_run: bool = False) -> str:
+    """Which run a notebook's time belongs to: the extended run's notebooks, and any notebook handed ``long_run``."""
+    return "extended" if long_run or notebook.startswith(EXTENDED_NOTEBOOKS) else "default"
+
+
+def timing_rows(t: pd.DataFrame) -> pd.DataFrame:
+    """The notebook timing table with its ``run`` and ``finished`` columns; a table written before runs were told apart
+    has neither: its only extended notebook was the seed study, and when each ended was not recorded."""
+    t = t.copy()
+    if "run" not in t:
+        t["run"] = [run_kind(str(nb)) for nb in t.notebook]
+    t["finished"] = t["finished"].fillna("") if "finished" in t else ""
+    return t
+
+
+def notebook_times(run: Run, extended: bool = False) -> dict[str, float]:
+    """Notebook prefix ("05") -> seconds it took in the default run (timings/00_notebooks), summing variants (04 Greedy +
+    Beam); with ``extended``, the extended run's time wherever that run executed the notebook."""
     if not run.has("timings/00_notebooks"):
         return {}
-    t = run.timing("00_notebooks")
+    t = timing_rows(run.timing("00_notebooks"))
     out: dict[str, float] = {}
-    for row in t.itertuples():
-        key = str(row.notebook)[:2]
-        out[key] = out.get(key, 0.0) + float(row.seconds)
+    for kind in ("default", "extended") if extended else ("default",):
+        part: dict[str, float] = {}
+        for row in t[t.run == kind].itertuples():
+            key = str(row.notebook)[:2]
+            part[key] = part.get(key, 0.0) + float(row.seconds)
+        out.update(part)
     return out
 
 
@@ -52,8 +71,8 @@ def machine_of(run: Run) -> dict:
 
 def measure(run: Run, ids: list[str] | None = None) -> list[dict]:
     claims = [get_claim(i) for i in ids] if ids else all_claims()
-    times = notebook_times(run)
-    return [record(c, c.measure(run), times) for c in claims]
+    times = {kind: notebook_times(run, extended=kind) for kind in (False, True)}
+    return [record(c, c.measure(run), times[c.extended]) for c in claims]
 
 
 def write_committed(run: Run, path: str | Path) -> dict:

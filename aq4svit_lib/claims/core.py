@@ -99,11 +99,13 @@ class Claim:
     figures: tuple[str, ...]
     tables: tuple[str, ...]
     notebooks: tuple[str, ...]  # what reproduces it alone: `aq4svit reproduce --only <these>`
+    extended: bool = False  # measured by the extended run only (`--extended`: our variants, the seed study)
 
     @property
     def command(self) -> str:
         only = " ".join(f"--only {nb}" for nb in self.notebooks)
-        return f"aq4svit reproduce --profile default {only} && aq4svit check --claim {self.id}"
+        more = " --extended" if self.extended else ""
+        return f"aq4svit reproduce --profile default{more} {only} && aq4svit check --claim {self.id}"
 
     def measure(self, run: Run) -> Measurement:
         try:
@@ -115,13 +117,15 @@ class Claim:
 _CLAIMS: dict[str, Claim] = {}
 
 
-def claim(id: str, *, paper: str, statement: str, paper_value: str, source: str, figures=(), tables=(), notebooks=()):
-    """Decorator: ``@claim("A1", ...)`` on ``compute(run) -> Measurement`` registers the entry."""
+def claim(id: str, *, paper: str, statement: str, paper_value: str, source: str, figures=(), tables=(), notebooks=(),
+          extended: bool = False):
+    """Decorator: ``@claim("A1", ...)`` on ``compute(run) -> Measurement`` registers the entry (``extended``: only the
+    extended run measures it; its command and time are that run's)."""
 
     def wrap(fn):
         if id in _CLAIMS:
             raise ValueError(f"claim {id} is registered twice")
-        _CLAIMS[id] = Claim(id, paper, statement, paper_value, source, fn, tuple(figures), tuple(tables), tuple(notebooks))
+        _CLAIMS[id] = Claim(id, paper, statement, paper_value, source, fn, tuple(figures), tuple(tables), tuple(notebooks), extended)
         return fn
 
     return wrap

@@ -104,7 +104,7 @@ def _within(memory: int, best: int, pct_points: int = 1) -> bool:
 
 @claim("F5", paper="field", statement="an AQ4SViT variant ends within 1 % of the best known memory on every model with at most a "
        "fifth of QSViT's full evaluations", paper_value="(ours: issue 26's aim)", source="notebook 07",
-       figures=("07_anytime", "07_fronts"), tables=(PEERS,), notebooks=("07",))
+       figures=("07_anytime", "07_fronts"), tables=(PEERS,), notebooks=("07",), extended=True)
 def f5(run: Run) -> Measurement:
     t = _table(run)
     per_variant: dict[str, dict[str, bool]] = {}
@@ -157,7 +157,7 @@ def f6(run: Run) -> Measurement:
 
 @claim("F7", paper="field", statement="where candidates multiply (Beam with the layer-kind level), the drift gate saves at least 30 % "
        "of the full evaluations at an answer no larger", paper_value="(ours: issue 26's aim)", source="notebook 06",
-       figures=("06_gate_ablation",), tables=("06_gate_ablation",), notebooks=("06",))
+       figures=("06_gate_ablation",), tables=("06_gate_ablation",), notebooks=("06",), extended=True)
 def f7(run: Run) -> Measurement:
     t = run.table("06_gate_ablation").set_index("run")
     on, off = "Beam+kind (ours), rank gate", "Beam+kind (ours), gate off"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..plot_style import method_name
-from .check import EXTENDED_NOTEBOOKS, machine_of, measure, notebook_times
+from .check import machine_of, measure, notebook_times, timing_rows
 from .core import Run
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -73,20 +73,37 @@ def field_table(run: Run) -> str:
 
 
 def timing_section(run: Run) -> str:
-    times = notebook_times(run)
-    m = machine_of(run)
-    if not times:
+    """How long each notebook took in the default run and in the extended one, and which run made each page."""
+    if not run.has("timings/00_notebooks"):
         return "No notebook timings in this run.\n"
-    who = m.get("line") or "this run's machine"
-    extended = {nb[:2] for nb in EXTENDED_NOTEBOOKS}
-    default = {nb: s for nb, s in times.items() if nb not in extended}
-    parts = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(default.items()))
-    text = (f"`aq4svit reproduce --profile default` from an empty results folder on {who}: {parts}; "
-            f"**{_duration(sum(default.values()))} in total**.")
-    more = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(times.items()) if nb in extended)
-    if more:  # the seed study reuses the default run's searches and adds the other split seeds
-        text += f" Outside the time aim, `aq4svit reproduce --extended` on the same machine: {more}."
-    return text + "\n"
+    t = timing_rows(run.timing("00_notebooks")).assign(prefix=lambda d: d.notebook.str[:2])
+    who = machine_of(run).get("line") or "this run's machine"
+    default = notebook_times(run)
+    text = ""
+    if default:
+        parts = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(default.items()))
+        text = (f"`aq4svit reproduce --profile default` from an empty results folder on {who}: {parts}; "
+                f"**{_duration(sum(default.values()))} in total**.")
+    ext = t[t.run == "extended"]
+    if len(ext):  # our variants, their gate ablation, the reference runs and the seed study, on the default run's folder
+        more = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(ext.groupby("prefix").seconds.sum().items()))
+        where = "the same machine" if set(ext.machine) <= set(t[t.run == "default"].machine) else ", ".join(sorted(set(ext.machine)))
+        text += f" Outside the time aim, `aq4svit reproduce --extended` on {where}: {more}."
+        made = _pages_made_by(t)
+        if made["extended"]:
+            text += (f" The gallery's pages, figures and tables of {_listing(made['extended'])} come from the extended run "
+                     f"(the later run of each); {_listing(made['default']) or 'no other notebook'} from the default run.")
+    return (text or "No notebook timings in this run.") + "\n"
+
+
+def _pages_made_by(t: pd.DataFrame) -> dict[str, list[str]]:
+    """Notebook prefix by the run that executed it last (it wrote its figures); an unrecorded end counts as earliest."""
+    last = t.sort_values(["prefix", "finished", "run"]).groupby("prefix").run.last()
+    return {kind: sorted(p for p, r in last.items() if r == kind) for kind in ("default", "extended")}
+
+
+def _listing(prefixes: list[str]) -> str:
+    return ", ".join(prefixes[:-1]) + (f" and {prefixes[-1]}" if len(prefixes) > 1 else "".join(prefixes))
 
 
 def context(run: Run, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -16,7 +16,7 @@ COMPARISONS = {
 
 def _make(comparison: str, claim_id: str, statement: str):
     @claim(claim_id, paper="seeds", statement=statement, paper_value="(robustness of ours)", source="notebook 09",
-           figures=("09_seed_comparisons",), tables=(SEEDS,), notebooks=("09",))
+           figures=("09_seed_comparisons",), tables=(SEEDS,), notebooks=("09",), extended=True)
     def compute(run: Run) -> Measurement:
         t = run.table(SEEDS)
         t = t[t.comparison == comparison]
