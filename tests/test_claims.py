@@ -244,3 +244,14 @@ def test_a_timing_table_from_before_runs_were_told_apart_reads_as_it_was_made(tm
     run = _timings(tmp_path, [{"notebook": "05_comparison", "seconds": 20.0, "machine": "m"},
                               {"notebook": "09_seed_study", "seconds": 7000.0, "machine": "m"}])
     assert notebook_times(run) == {"05": 20.0} and notebook_times(run, extended=True) == {"05": 20.0, "09": 7000.0}
+
+
+def test_f5_names_the_variant_that_reaches_the_best_known_only_beyond_the_cap(tmp_path):
+    """Where the aim is out of reach at a fifth of QSViT's evaluations, the sentence shows what a dearer variant reached."""
+    rows = [_peer("qsvit", 990, 100), _peer("greedy", 1200, 20), _peer("beam", 1100, 20), _peer("greedy-kind", 1150, 20),
+            _peer("beam-kind", 1050, 20), _peer("beam-ilp", 1005, 41)]
+    m = all_claims_by_id()["F5"].measure(_peer_table(tmp_path, rows))
+    assert m.verdict.startswith("does not hold")
+    assert "beam-kind +5.0% (QSViT 100 full evaluations); closest of all: beam-ilp +0.5% with 41 full evaluations (cap 20)" in m.sentence
+    cheap = all_claims_by_id()["F5"].measure(_peer_table(tmp_path, [*rows[:-1], _peer("beam-ilp", 1005, 20)]))
+    assert cheap.verdict.startswith("holds") and "closest of all" not in cheap.sentence

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from .core import Measurement, Quantity, Run, Tolerance, claim, holds_on, largest_block_share, one_decision, pct, wall_clock
 
 PEERS = "07_peer_comparison"
@@ -97,6 +99,15 @@ OUR_EXTENSIONS = AQ4SVIT_VARIANTS[2:]  # computed by the extended run only (`aq4
 PROXY_ILPS = ("fisher-ilp", "hessian-ilp", "drift-ilp")
 
 
+def _beyond_the_cap(t: pd.DataFrame, model: str, closest: str | None, cheap_best: str | None, q_full: int) -> str:
+    """Where the variant closest to the best known spent more than the cap: what it reached and at what cost (why the
+    aim is out of reach at the cap, or only at a higher price)."""
+    if closest is None or closest == cheap_best or 5 * int(t.loc[(model, closest)].full) <= q_full:
+        return ""
+    r = t.loc[(model, closest)]
+    return f"; closest of all: {closest} {r.memory_bytes / r.best_known_bytes - 1:+.1%} with {int(r.full)} full evaluations (cap {q_full // 5})"
+
+
 def _within(memory: int, best: int, pct_points: int = 1) -> bool:
     """memory <= (1 + pct/100) x best, in integers: a decision at the exact threshold does not depend on float rounding."""
     return 100 * int(memory) <= (100 + pct_points) * int(best)
@@ -111,7 +122,7 @@ def f5(run: Run) -> Measurement:
     qs, parts = [], []
     for m in _models(t):
         q_full = int(t.loc[(m, "qsvit")].full)
-        best_gap, best_variant = None, None
+        best_gap, best_variant, closest = None, None, None
         for v in AQ4SVIT_VARIANTS:
             if (m, v) not in t.index:
                 continue
@@ -121,11 +132,13 @@ def f5(run: Run) -> Measurement:
             gap = r.memory_bytes / r.best_known_bytes - 1
             if cheap and (best_gap is None or gap < best_gap):
                 best_gap, best_variant = gap, v
+            if closest is None or (int(r.memory_bytes), int(r.full)) < (int(t.loc[(m, closest)].memory_bytes), int(t.loc[(m, closest)].full)):
+                closest = v
         tol = one_decision(largest_block_share(run, m))
         qs.append(Quantity(f"variant_gap_{m}", None if best_gap is None else 100 * best_gap, "%",
                            Tolerance(2 * tol.value, "two answers: " + tol.basis), f"smallest gap of a variant within a fifth of QSViT's evaluations, {m}"))
         parts.append(f"`{m}`: " + (f"{best_variant} {best_gap:+.1%} (QSViT {q_full} full evaluations)" if best_variant else
-                                   f"no variant within {q_full // 5} full evaluations"))
+                                   f"no variant within {q_full // 5} full evaluations") + _beyond_the_cap(t, m, closest, best_variant, q_full))
     if not per_variant:
         return Measurement("not measured in this run", "no AQ4SViT variant in the table", "no AQ4SViT search in this run's table", qs)
     winner = max(per_variant, key=lambda v: sum(per_variant[v].values()))
