@@ -409,8 +409,12 @@ def cmd_check(args) -> int:
         print(to_markdown(check_table(verdicts)))
     for v in failed:
         print(f"aq4svit: check failed: claim {v.id}: " + "; ".join(v.failures()), file=sys.stderr)
+    skipped = [v for v in verdicts if v.not_rerun]
+    for v in skipped:
+        print(f"aq4svit: claim {v.id} was not re-run: it {v.not_rerun}", file=sys.stderr)
     if not failed:
-        print(f"all {len(verdicts)} claims reproduced (verdicts unchanged, every value within its tolerance)", file=sys.stderr)
+        print(f"all {len(verdicts) - len(skipped)} claims reproduced (verdicts unchanged, every value within its tolerance)"
+              + (f"; {len(skipped)} not re-run: they need the extended run" if skipped else ""), file=sys.stderr)
     return CHECK_FAILED if failed else 0
 
 

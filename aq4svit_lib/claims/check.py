@@ -26,7 +26,7 @@ def record(claim: Claim, m: Measurement, times: dict[str, float] | None = None) 
     return {"id": claim.id, "paper": claim.paper, "statement": claim.statement, "paper_value": claim.paper_value,
             "source": claim.source, "verdict": m.verdict, "reason": m.reason, "sentence": m.sentence,
             "quantities": [q.to_dict() for q in m.quantities], "figures": list(claim.figures), "tables": list(claim.tables),
-            "command": claim.command, "notebooks": list(claim.notebooks), "seconds": seconds}
+            "command": claim.command, "notebooks": list(claim.notebooks), "seconds": seconds, "extended": claim.extended}
 
 
 #: outside the default profile's time aim (`aq4svit reproduce --extended`, run once on the gallery's machine)
@@ -104,6 +104,8 @@ class Verdict:
     committed_verdict: str
     verdict: str
     quantities: list[dict] = field(default_factory=list)
+    #: a claim only the extended run measures, which this run (a default one) did not: not re-run, not a failure
+    not_rerun: str = ""
 
     @property
     def direction_unchanged(self) -> bool:
@@ -115,7 +117,7 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return self.direction_unchanged and self.within_tolerance
+        return bool(self.not_rerun) or (self.direction_unchanged and self.within_tolerance)
 
     def failures(self) -> list[str]:
         out = [] if self.direction_unchanged else [f"verdict {self.committed_verdict!r} -> {self.verdict!r}"]
@@ -137,6 +139,9 @@ def compare(committed: dict, now: list[dict]) -> list[Verdict]:
         if old is None:
             out.append(Verdict(c["id"], c["paper_value"], "absent from the committed claims", c["verdict"]))
             continue
+        if c.get("extended") and _unmeasured(c["verdict"]) and not _unmeasured(old["verdict"]):
+            out.append(Verdict(c["id"], c["paper_value"], old["verdict"], c["verdict"], not_rerun=f"needs the extended run: {c['command']}"))
+            continue
         olds = {q["name"]: q for q in old["quantities"]}
         rows = []
         for q in c["quantities"]:
@@ -151,9 +156,14 @@ def compare(committed: dict, now: list[dict]) -> list[Verdict]:
     return out
 
 
+def _unmeasured(verdict: str) -> bool:
+    return verdict.startswith("not measured in this run")
+
+
 def check_table(verdicts: list[Verdict]) -> pd.DataFrame:
     """One row per claim: paper, committed, this run, within tolerance, direction unchanged."""
-    return pd.DataFrame([{"claim": v.id, "paper": v.paper_value, "committed": v.committed_verdict, "this run": v.verdict,
+    return pd.DataFrame([{"claim": v.id, "paper": v.paper_value, "committed": v.committed_verdict,
+                          "this run": "not re-run (extended run)" if v.not_rerun else v.verdict,
                           "within tolerance": f"{sum(q['within'] for q in v.quantities)} of {len(v.quantities)}",
                           "direction unchanged": v.direction_unchanged, "ok": v.ok} for v in verdicts])
 

@@ -88,7 +88,8 @@ def timing_section(run: Run) -> str:
     if len(ext):  # our variants, their gate ablation, the reference runs and the seed study, on the default run's folder
         more = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(ext.groupby("prefix").seconds.sum().items()))
         where = "the same machine" if set(ext.machine) <= set(t[t.run == "default"].machine) else ", ".join(sorted(set(ext.machine)))
-        text += f" Outside the time aim, `aq4svit reproduce --extended` on {where}: {more}."
+        text += (f" Outside the time aim, `aq4svit reproduce --extended` on {where}, in the default run's results folder (it "
+                 f"reuses that run's records): {more}.")
         made = _pages_made_by(t)
         if made["extended"]:
             text += (f" The gallery's pages, figures and tables of {_listing(made['extended'])} come from the extended run "
