@@ -20,7 +20,7 @@ import json
 import os
 import time
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -629,8 +629,6 @@ def run_notebooks(profile: str = "default", only: list[str] | None = None, *, im
 
 def utc_now() -> str:
     """When a notebook ended, to the second: of two runs that executed it, the later wrote its figures."""
-    from datetime import datetime
-
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -56,12 +56,14 @@ def notebook_times(run: Run, extended: bool = False) -> dict[str, float]:
     t = timing_rows(run.timing("00_notebooks"))
     out: dict[str, float] = {}
     for kind in ("default", "extended") if extended else ("default",):
-        part: dict[str, float] = {}
-        for row in t[t.run == kind].itertuples():
-            key = str(row.notebook)[:2]
-            part[key] = part.get(key, 0.0) + float(row.seconds)
-        out.update(part)
+        out.update(seconds_by_notebook(t, kind))
     return out
+
+
+def seconds_by_notebook(t: pd.DataFrame, kind: str) -> dict[str, float]:
+    """Notebook prefix -> seconds of one run (``timing_rows``), variants summed."""
+    rows = t[t.run == kind]
+    return {str(k): float(v) for k, v in rows.groupby(rows.notebook.astype(str).str[:2]).seconds.sum().items()}
 
 
 def machine_of(run: Run) -> dict:

@@ -122,7 +122,8 @@ def f5(run: Run) -> Measurement:
     qs, parts = [], []
     for m in _models(t):
         q_full = int(t.loc[(m, "qsvit")].full)
-        best_gap, best_variant, closest = None, None, None
+        best_gap, best_variant = None, None
+        closest: tuple[str, tuple[int, int]] | None = None  # (variant, (memory, full evaluations)): smallest answer
         for v in AQ4SVIT_VARIANTS:
             if (m, v) not in t.index:
                 continue
@@ -132,13 +133,13 @@ def f5(run: Run) -> Measurement:
             gap = r.memory_bytes / r.best_known_bytes - 1
             if cheap and (best_gap is None or gap < best_gap):
                 best_gap, best_variant = gap, v
-            if closest is None or (int(r.memory_bytes), int(r.full)) < (int(t.loc[(m, closest)].memory_bytes), int(t.loc[(m, closest)].full)):
-                closest = v
+            if closest is None or (int(r.memory_bytes), int(r.full)) < closest[1]:
+                closest = (v, (int(r.memory_bytes), int(r.full)))
         tol = one_decision(largest_block_share(run, m))
         qs.append(Quantity(f"variant_gap_{m}", None if best_gap is None else 100 * best_gap, "%",
                            Tolerance(2 * tol.value, "two answers: " + tol.basis), f"smallest gap of a variant within a fifth of QSViT's evaluations, {m}"))
         parts.append(f"`{m}`: " + (f"{best_variant} {best_gap:+.1%} (QSViT {q_full} full evaluations)" if best_variant else
-                                   f"no variant within {q_full // 5} full evaluations") + _beyond_the_cap(t, m, closest, best_variant, q_full))
+                                   f"no variant within {q_full // 5} full evaluations") + _beyond_the_cap(t, m, closest and closest[0], best_variant, q_full))
     if not per_variant:
         return Measurement("not measured in this run", "no AQ4SViT variant in the table", "no AQ4SViT search in this run's table", qs)
     winner = max(per_variant, key=lambda v: sum(per_variant[v].values()))

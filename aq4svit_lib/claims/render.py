@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..plot_style import method_name
-from .check import machine_of, measure, notebook_times, timing_rows
+from .check import machine_of, measure, notebook_times, seconds_by_notebook, timing_rows
 from .core import Run
 
 PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
@@ -86,7 +86,7 @@ def timing_section(run: Run) -> str:
                 f"**{_duration(sum(default.values()))} in total**.")
     ext = t[t.run == "extended"]
     if len(ext):  # our variants, their gate ablation, the reference runs and the seed study, on the default run's folder
-        more = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(ext.groupby("prefix").seconds.sum().items()))
+        more = ", ".join(f"{nb} {_duration(s)}" for nb, s in sorted(seconds_by_notebook(t, "extended").items()))
         where = "the same machine" if set(ext.machine) <= set(t[t.run == "default"].machine) else ", ".join(sorted(set(ext.machine)))
         text += (f" Outside the time aim, `aq4svit reproduce --extended` on {where}, in the default run's results folder (it "
                  f"reuses that run's records): {more}.")
