@@ -188,6 +188,19 @@ def test_f7_gate_saves_thirty_percent_decided_in_integers(tmp_path, on_full, hol
     assert all_claims_by_id()["F7"].measure(Run(tmp_path)).verdict == ("holds" if holds else "does not hold")
 
 
+@pytest.mark.parametrize(("gated_saving", "beyond"), [(0.6901, False), (0.69, True), (0.6, True)])  # 1.00 pp: exactly one decision
+def test_f7_says_whether_a_larger_gated_answer_is_beyond_one_decision(tmp_path, gated_saving, beyond):
+    (tmp_path / "tables").mkdir()
+    pd.DataFrame([{"run": "Beam+kind (ours), rank gate", "full": 30, "memory_bytes": 901, "saving_vs_fp32": gated_saving},
+                  {"run": "Beam+kind (ours), gate off", "full": 100, "memory_bytes": 900, "saving_vs_fp32": 0.7}]).to_csv(
+        tmp_path / "tables" / "06_gate_ablation.csv", index=False)
+    pd.DataFrame([{"stage": 1, "block": "b", "share": 0.16, "model": "m"}]).to_csv(tmp_path / "tables" / "01_memory_per_block.csv", index=False)
+    m = all_claims_by_id()["F7"].measure(Run(tmp_path))  # one decision: 2/32 of 16 % = 1.00 pp
+    assert m.verdict == "does not hold"  # the aim is "no larger", whatever the noise
+    assert f"larger by {100 * (0.7 - gated_saving):.2f} pp of FP32 memory, {'not less' if beyond else 'less'} than one flipped decision" in m.sentence
+    assert "at least 1.00 pp" in m.sentence
+
+
 def test_f8_counts_backpropagated_images_in_the_proxys_cost(tmp_path):
     rows = [_peer("greedy", 1000, 20, images=5000), _peer("beam", 990, 40, images=9000)]
     cheap = _peer_table(tmp_path / "a", [*rows, _peer("fisher-ilp", 1000, 5, images=3000, back=2000)])  # 5000 <= 5000
