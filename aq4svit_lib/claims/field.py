@@ -108,7 +108,7 @@ def _beyond_the_cap(t: pd.DataFrame, model: str, closest: str | None, cheap_best
     return f"; closest of all: {closest} {r.memory_bytes / r.best_known_bytes - 1:+.1%} with {int(r.full)} full evaluations (cap {q_full // 5})"
 
 
-def _within(memory: int, best: int, pct_points: int = 1) -> bool:
+def within_percent(memory: int, best: int, pct_points: int = 1) -> bool:
     """memory <= (1 + pct/100) x best, in integers: a decision at the exact threshold does not depend on float rounding."""
     return 100 * int(memory) <= (100 + pct_points) * int(best)
 
@@ -129,7 +129,7 @@ def f5(run: Run) -> Measurement:
                 continue
             r = t.loc[(m, v)]
             cheap = 5 * int(r.full) <= q_full
-            per_variant.setdefault(v, {})[m] = bool(cheap and _within(r.memory_bytes, r.best_known_bytes))
+            per_variant.setdefault(v, {})[m] = bool(cheap and within_percent(r.memory_bytes, r.best_known_bytes))
             gap = r.memory_bytes / r.best_known_bytes - 1
             if cheap and (best_gap is None or gap < best_gap):
                 best_gap, best_variant = gap, v
