@@ -179,6 +179,13 @@ def test_f6_greedy_ten_times_faster_at_the_threshold(tmp_path, seconds, holds):
     assert all_claims_by_id()["F6"].measure(run).verdict.startswith("holds" if holds else "does not hold")
 
 
+def test_f6_says_whether_images_or_their_cost_stand_between_greedy_and_the_aim(tmp_path):
+    run = _peer_table(tmp_path, [_peer("qsvit", 990, 100, seconds=100.0, images=200_000), _peer("greedy", 1000, 20, seconds=20.0, images=10_000)])
+    m = all_claims_by_id()["F6"].measure(run)  # 20x fewer images, but each costs 4x QSViT's: 5x faster
+    assert m.verdict.startswith("does not hold")
+    assert "`m` 20.0x fewer images, 2.00 vs 0.50 ms per image" in m.sentence
+
+
 @pytest.mark.parametrize(("on_full", "holds"), [(70, True), (71, False)])
 def test_f7_gate_saves_thirty_percent_decided_in_integers(tmp_path, on_full, holds):
     (tmp_path / "tables").mkdir()
