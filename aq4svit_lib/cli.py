@@ -409,11 +409,17 @@ def cmd_check(args) -> int:
         print(to_markdown(check_table(verdicts)))
     for v in failed:
         print(f"aq4svit: check failed: claim {v.id}: " + "; ".join(v.failures()), file=sys.stderr)
+    for v in verdicts:
+        if v.moved_within_wall_clock:
+            print(f"aq4svit: claim {v.id}'s verdict moved ({v.committed_verdict} -> {v.verdict}) with every wall-clock ratio within its "
+                  "tolerance: its threshold lies inside another machine's noise (not a failure)", file=sys.stderr)
     skipped = [v for v in verdicts if v.not_rerun]
     for v in skipped:
         print(f"aq4svit: claim {v.id} was not re-run: it {v.not_rerun}", file=sys.stderr)
     if not failed:
+        moved = sum(v.moved_within_wall_clock for v in verdicts)
         print(f"all {len(verdicts) - len(skipped)} claims reproduced (verdicts unchanged, every value within its tolerance)"
+              + (f"; {moved} verdict(s) moved within wall-clock noise" if moved else "")
               + (f"; {len(skipped)} not re-run: they need the extended run" if skipped else ""), file=sys.stderr)
     return CHECK_FAILED if failed else 0
 

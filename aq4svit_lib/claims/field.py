@@ -158,11 +158,13 @@ def f5(run: Run) -> Measurement:
 def f6(run: Run) -> Measurement:
     t = run.timing(PEERS).set_index(["model", "method"])  # wall-clock columns live in the timings table
     images = _table(run).images_forwarded
-    flags, qs, parts, per_image = {}, [], [], []
+    flags, qs, parts, per_image, close = {}, [], [], [], []
     for m in _models(t):
         q, g = t.loc[(m, "qsvit")], t.loc[(m, "greedy")]
         ratio = float(q.search_seconds) / float(g.search_seconds)
         flags[m] = bool(float(q.search_seconds) >= 10 * float(g.search_seconds))
+        if wall_clock().allows(ratio, 10.0):  # the aim lies within another machine's noise around this ratio
+            close.append(f"`{m}`")
         qs.append(Quantity(f"greedy_speedup_{m}", ratio, "x", wall_clock(), f"QSViT / Greedy search seconds, {m}", timing=True))
         parts.append(f"{ratio:.1f}x on `{m}` ({float(g.search_seconds):.0f} s vs {float(q.search_seconds):.0f} s)")
         if (m, "greedy") in images.index and (m, "qsvit") in images.index:  # why: fewer images, or each image cheaper
@@ -171,6 +173,9 @@ def f6(run: Run) -> Measurement:
                              f"{1e3 * float(q.search_seconds) / qi:.2f} ms per image")
     verdict, count = holds_on(flags)
     why = "; Greedy against QSViT in images forwarded and seconds per image: " + ", ".join(per_image) if per_image else ""
+    if close:
+        why += (f"; too close to call on another machine ({', '.join(close)}): 10x lies within the wall-clock tolerance "
+                f"(±{wall_clock().value:.0%}) of the ratio measured here")
     return Measurement(verdict, f"Greedy is at least 10x faster than QSViT on {count}",
                        "QSViT's search time over Greedy's (each with the evaluations another search made for it counted): " + ", ".join(parts) + why, qs)
 

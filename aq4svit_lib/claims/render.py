@@ -72,6 +72,35 @@ def field_table(run: Run) -> str:
     return "\n".join(rows) + "\n"
 
 
+def reference_table(run: Run) -> str:
+    """The reference runs behind "best known" (extended run): what each reached, against the best known, and its cost;
+    then which search holds the best known configuration of each model."""
+    if not run.has("07_reference_runs"):
+        return ("The reference runs have not been computed in this run (`aq4svit reproduce --extended`): the best known is "
+                "the smallest configuration the compared methods evaluated.\n")
+    ref, peers = run.table("07_reference_runs"), run.table("07_peer_comparison")
+    best = peers.groupby("model").best_known_bytes.first()
+    secs = run.timing("07_reference_runs").search_seconds if run.has("timings/07_reference_runs") else None
+    rows = ["| model | reference run | saving vs FP32 | gap to best known | full evaluations | images forwarded | search time (s) |",
+            "|---|---|---|---|---|---|---|"]
+    for i, r in enumerate(ref.itertuples()):
+        gap = int(r.memory_bytes) / int(best[r.model]) - 1
+        rows.append(f"| {r.model} | {_reference_name(r.method)} | {r.saving_vs_fp32:.2%} | {'0 (best known)' if gap <= 0 else f'{gap:.1%}'} | "
+                    f"{int(r.full)} | {int(r.images_forwarded):,} | {'—' if secs is None else f'{secs.iloc[i]:.0f}'} |")
+    holders = []
+    for m, b in best.items():
+        who = [method_name(x) for x in peers[(peers.model == m) & (peers.memory_bytes <= b)].method]
+        who += [_reference_name(x) for x in ref[(ref.model == m) & (ref.memory_bytes <= b)].method]
+        holders.append(f"`{m}`: {', '.join(who) or 'a configuration evaluated during a search, not an answer'}")
+    return "\n".join(rows) + "\n\nThe best known configuration is the answer of " + "; ".join(holders) + ".\n"
+
+
+def _reference_name(folder: str) -> str:
+    """``optuna_long`` -> "Optuna NSGA-II (long)": the method's name and what the reference changed."""
+    method, _, change = folder.partition("_")
+    return f"{method_name(method)} ({change})" if change else method_name(method)
+
+
 def timing_section(run: Run) -> str:
     """How long each notebook took in the default run and in the extended one, and which run made each page."""
     if not run.has("timings/00_notebooks"):
@@ -114,9 +143,9 @@ def context(run: Run, extra: dict[str, str] | None = None) -> dict[str, str]:
     for r in records:
         ctx[f"{r['id']}.sentence"], ctx[f"{r['id']}.verdict"], ctx[f"{r['id']}.reason"] = r["sentence"], r["verdict"], r["reason"]
     try:
-        ctx["field_table"] = field_table(run)
+        ctx["field_table"], ctx["reference_table"] = field_table(run), reference_table(run)
     except LookupError:
-        ctx["field_table"] = "Notebook 07 has not run.\n"
+        ctx["field_table"] = ctx["reference_table"] = "Notebook 07 has not run.\n"
     return ctx
 
 
