@@ -63,6 +63,7 @@ def test_non_strict_loading_keeps_what_fits(tmp_path):
     assert torch.equal(fresh.head.weight, model.head.weight)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")  # torch's, on the garbage we feed it
 @pytest.mark.parametrize("content,needle", [
     (b"garbage bytes, not a checkpoint", "not a PyTorch checkpoint"),  # a text file
     (b"", "not a PyTorch checkpoint"),
