@@ -297,6 +297,14 @@ def test_f5_names_the_variant_that_reaches_the_best_known_only_beyond_the_cap(tm
     assert "beam-kind +5.0% (QSViT 100 full evaluations); closest of all: beam-ilp +0.5% with 41 full evaluations (cap 20)" in m.sentence
     cheap = all_claims_by_id()["F5"].measure(_peer_table(tmp_path, [*rows[:-1], _peer("beam-ilp", 1005, 20)]))
     assert cheap.verdict.startswith("holds") and "closest of all" not in cheap.sentence
+    assert cheap.reason == "the best single variant (beam-ilp) meets the aim on 1 of 1 models"
+
+
+def test_f5_names_every_variant_that_ties_for_the_most_models(tmp_path):
+    rows = [_peer("qsvit", 990, 100), _peer("greedy", 1200, 20), _peer("beam", 1100, 20), _peer("greedy-kind", 1000, 20),
+            _peer("beam-kind", 1050, 20), _peer("beam-ilp", 1000, 20)]
+    m = all_claims_by_id()["F5"].measure(_peer_table(tmp_path, rows))
+    assert m.reason == "the best single variants (greedy-kind, beam-ilp) each meet the aim on 1 of 1 models"
 
 
 def test_a_default_run_is_not_failed_for_claims_only_the_extended_run_measures(gallery_copy, capsys):

@@ -149,7 +149,9 @@ def f5(run: Run) -> Measurement:
     if missing and not verdict.startswith("holds"):  # "some variant meets it": a variant not run may yet
         return Measurement("not measured in this run", f"{', '.join(missing)} not in this run (`aq4svit reproduce --extended`); "
                            f"of those measured, the best ({winner}) meets the aim on {count}", sentence, qs)
-    return Measurement(verdict, f"the best single variant ({winner}) meets the aim on {count}", sentence, qs)
+    best = [v for v in per_variant if sum(per_variant[v].values()) == sum(per_variant[winner].values())]
+    who = f"the best single variant ({winner}) meets" if len(best) == 1 else f"the best single variants ({', '.join(best)}) each meet"
+    return Measurement(verdict, f"{who} the aim on {count}", sentence, qs)
 
 
 @claim("F6", paper="field", statement="AQ4SViT-Greedy is at least 10x faster than QSViT, each alone from a cold memo",
