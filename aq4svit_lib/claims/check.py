@@ -26,7 +26,8 @@ def record(claim: Claim, m: Measurement, times: dict[str, float] | None = None) 
     return {"id": claim.id, "paper": claim.paper, "statement": claim.statement, "paper_value": claim.paper_value,
             "source": claim.source, "verdict": m.verdict, "reason": m.reason, "sentence": m.sentence,
             "quantities": [q.to_dict() for q in m.quantities], "figures": list(claim.figures), "tables": list(claim.tables),
-            "command": claim.command, "notebooks": list(claim.notebooks), "seconds": seconds, "extended": claim.extended}
+            "command": claim.command, "notebooks": list(claim.notebooks), "seconds": seconds, "extended": claim.extended,
+            "basis": m.basis}
 
 
 #: outside the default profile's time aim (`aq4svit reproduce --extended`, run once on the gallery's machine)
@@ -150,6 +151,11 @@ def compare(committed: dict, now: list[dict]) -> list[Verdict]:
             continue
         if c.get("extended") and _unmeasured(c["verdict"]) and not _unmeasured(old["verdict"]):
             out.append(Verdict(c["id"], c["paper_value"], old["verdict"], c["verdict"], not_rerun=f"needs the extended run: {c['command']}"))
+            continue
+        if old.get("basis", "") != c.get("basis", ""):  # e.g. a best known without the extended run's searches
+            out.append(Verdict(c["id"], c["paper_value"], old["verdict"], c["verdict"],
+                               not_rerun=f"rests on {old.get('basis') or 'another basis'}, this run on {c.get('basis') or 'another'}: "
+                                         "re-run on the same basis (`aq4svit reproduce --extended` adds our variants and the reference runs)"))
             continue
         olds = {q["name"]: q for q in old["quantities"]}
         rows = []

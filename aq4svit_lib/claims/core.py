@@ -79,6 +79,9 @@ class Measurement:
     reason: str  # one line: why this verdict (or why not measurable)
     sentence: str  # ours, with the numbers, for tables and notebooks
     quantities: list[Quantity] = field(default_factory=list)
+    #: what the values rest on where a run may hold more or less of it (the best known: with the extended run's
+    #: searches or without); a re-run on another basis is not comparable, so `aq4svit check` reports it as not re-run
+    basis: str = ""
 
     def __post_init__(self):
         if self.verdict.split(" (")[0] not in VERDICTS:
