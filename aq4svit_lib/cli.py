@@ -418,8 +418,8 @@ def cmd_check(args) -> int:
         print(f"aq4svit: claim {v.id} was not re-run: it {v.not_rerun}", file=sys.stderr)
     if not failed:
         moved = sum(v.moved_within_wall_clock for v in verdicts)
-        print(f"all {len(verdicts) - len(skipped)} claims reproduced (verdicts unchanged, every value within its tolerance)"
-              + (f"; {moved} verdict(s) moved within wall-clock noise" if moved else "")
+        verdicts_said = f"verdicts unchanged but {moved} moved within wall-clock noise" if moved else "verdicts unchanged"
+        print(f"all {len(verdicts) - len(skipped)} claims reproduced ({verdicts_said}, every value within its tolerance)"
               + (f"; {len(skipped)} not re-run: they need the extended run" if skipped else ""), file=sys.stderr)
     return CHECK_FAILED if failed else 0
 
