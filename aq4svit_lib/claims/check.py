@@ -127,7 +127,7 @@ class Verdict:
 
     @property
     def ok(self) -> bool:
-        return bool(self.not_rerun) or (self.within_tolerance and (self.direction_unchanged or self.moved_within_wall_clock))
+        return bool(self.not_rerun) or (self.direction_unchanged and self.within_tolerance) or self.moved_within_wall_clock
 
     def failures(self) -> list[str]:
         out = [] if self.direction_unchanged or self.moved_within_wall_clock else [f"verdict {self.committed_verdict!r} -> {self.verdict!r}"]

@@ -17,7 +17,7 @@ def _models(t) -> list[str]:
     return list(dict.fromkeys(t.index.get_level_values("model")))
 
 
-def best_known_basis(run: Run, t) -> str:
+def best_known_basis(run: Run, t: pd.DataFrame) -> str:
     """Which searches "best known" was taken over in this run's notebook 07: the compared methods always; our variants
     and the reference runs only when the extended run computed them (a default re-run cannot match those gaps)."""
     parts = ["the compared methods"]
@@ -47,7 +47,7 @@ def f1(run: Run) -> Measurement:
     verdict, count = holds_on(flags)
     return Measurement(verdict, f"the better of Greedy and Beam is the best known configuration on {count}",
                        "the better AQ4SViT answer is above the best known feasible configuration by " + ", ".join(parts), qs,
-                       basis=best_known_basis(run, run.table(PEERS)))
+                       basis=best_known_basis(run, t))
 
 
 @claim("F2", paper="field", statement="at the same budget of full evaluations, black-box searches (NSGA-II, random) end larger than "
@@ -163,7 +163,7 @@ def f5(run: Run) -> Measurement:
                            f"of those measured, the best ({winner}) meets the aim on {count}", sentence, qs)
     best = [v for v in per_variant if sum(per_variant[v].values()) == sum(per_variant[winner].values())]
     who = f"the best single variant ({winner}) meets" if len(best) == 1 else f"the best single variants ({', '.join(best)}) each meet"
-    return Measurement(verdict, f"{who} the aim on {count}", sentence, qs, basis=best_known_basis(run, run.table(PEERS)))
+    return Measurement(verdict, f"{who} the aim on {count}", sentence, qs, basis=best_known_basis(run, t))
 
 
 @claim("F6", paper="field", statement="AQ4SViT-Greedy is at least 10x faster than QSViT, each alone from a cold memo",
